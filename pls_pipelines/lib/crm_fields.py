@@ -1,0 +1,49 @@
+"""The field-ownership map (config/crm_fields.yaml): which pls_* CRM properties we write, from which column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pls_pipelines.lib.errors import ConfigError
+from pls_pipelines.lib.rules_config import load_yaml_config, shipped_config
+from pls_pipelines.lib.sync import FieldSpec
+
+DEFAULT_FILE = "crm_fields.yaml"
+FIELD_PREFIX = "pls_"
+
+
+@dataclass(frozen=True)
+class ObjectFields:
+    object_type: str
+    key_column: str
+    source_table: str
+    fields: tuple[FieldSpec, ...]
+
+
+@dataclass(frozen=True)
+class CrmFieldMap:
+    group_name: str
+    group_label: str
+    objects: dict[str, ObjectFields]
+
+
+def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
+    if path is None:
+        path = shipped_config(DEFAULT_FILE)
+    raw = load_yaml_config(path, "crm_fields.schema.json")
+    objects = {}
+    for object_type, spec in raw["objects"].items():
+        fields = []
+        for name, field in spec["fields"].items():
+            table, _, column = field["source"].partition(".")
+            fields.append(FieldSpec(name, field["label"], field["type"], table, column))
+        tables = {f.source_table for f in fields}
+        if len(tables) != 1:
+            raise ConfigError(
+                f"{path}: objects.{object_type}.fields take their values from several tables ({sorted(tables)}); "
+                f"all fields of one CRM object must come from one table - join them upstream."
+            )
+        objects[object_type] = ObjectFields(object_type, spec["key"], tables.pop(), tuple(fields))
+    group = raw["property_group"]
+    return CrmFieldMap(group["name"], group["label"], objects)

@@ -1,0 +1,57 @@
+"""The rule files RevOps owns (scoring models, personas, routing, CRM fields, event catalog) as a resource.
+
+Each file has a shipped default under pls_pipelines/config/; a deployment points at its own copy with an
+environment variable, so changing a rule never means changing code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from pls_pipelines.lib.crm_fields import CrmFieldMap, load_crm_fields
+from pls_pipelines.lib.event_catalog import EventCatalog, load_event_catalog
+from pls_pipelines.lib.personas import load_persona_rules
+from pls_pipelines.lib.routing import load_routing_rules
+from pls_pipelines.lib.scoring_config import ScoringConfig, load_scoring_config
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+class RulesResource(dg.ConfigurableResource):
+    """Scoring models, persona and routing rules, CRM field mapping and the event catalog."""
+
+    scoring_config: str | None = Field(
+        default=None, description="Scoring models YAML (env PLS_SCORING_CONFIG); default: shipped models."
+    )
+    personas_config: str | None = Field(
+        default=None, description="Persona/title rules YAML; default: shipped."
+    )
+    routing_config: str | None = Field(
+        default=None, description="Routing decision table YAML; default: shipped."
+    )
+    crm_fields_config: str | None = Field(
+        default=None, description="CRM field mapping YAML; default: shipped."
+    )
+    event_catalog: str | None = Field(
+        default=None, description="Product event catalog YAML; default: shipped."
+    )
+
+    def scoring(self) -> ScoringConfig:
+        return load_scoring_config(_path(self.scoring_config))
+
+    def personas(self):
+        return load_persona_rules(_path(self.personas_config))
+
+    def routing(self):
+        return load_routing_rules(_path(self.routing_config))
+
+    def crm_fields(self) -> CrmFieldMap:
+        return load_crm_fields(_path(self.crm_fields_config))
+
+    def catalog(self) -> EventCatalog:
+        return load_event_catalog(_path(self.event_catalog))
