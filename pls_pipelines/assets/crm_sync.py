@@ -1,0 +1,147 @@
+"""CRM sync: write the pls_* fields to CRM companies and contacts - only what changed since the last success."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from pls_pipelines.assets.common import FRESHNESS_26H, REVOPS_TEAM
+from pls_pipelines.lib.privacy import mask_frame_emails
+from pls_pipelines.lib.sync import (
+    accepted_state_rows,
+    desired_values,
+    diff_records,
+    synced_state_frame,
+)
+from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.rules import RulesResource
+from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource
+
+SYNC_STATE = "crm_sync_state"
+SYNC_LOG = "crm_sync_log"
+STATE_COLUMNS = ["object_type", "record_id", "field", "value", "synced_at", "run_id"]
+
+
+def _read_state(wh: Warehouse) -> pd.DataFrame:
+    if not wh.table_exists(SYNC_STATE):
+        return pd.DataFrame(columns=STATE_COLUMNS, dtype=object)
+    return wh.read_table(SYNC_STATE)
+
+
+def sync_object(
+    context: dg.AssetExecutionContext, wh: Warehouse, crm: CrmResource, rules: RulesResource, object_type: str
+) -> dg.MaterializeResult:
+    """Diff desired values against the last *successful* sync, push the changes, record every outcome."""
+    field_map = rules.crm_fields()
+    spec = field_map.objects[object_type]
+    source = wh.read_table(spec.source_table).drop_duplicates(spec.key_column)
+    desired = desired_values(source, spec.key_column, spec.fields)
+
+    state = _read_state(wh)
+    mine = state["object_type"] == object_type
+    updates = diff_records(desired, synced_state_frame(state[mine]))
+    context.log.info(
+        f"{object_type}: {len(desired):,} records in scope, {len(updates):,} changed, "
+        f"{sum(len(u.properties) for u in updates):,} field values to write"
+    )
+
+    client = crm.get_client()
+    try:
+        definitions_written = client.ensure_properties(object_type, spec.fields, field_map.group_name)
+        outcomes = client.update_records(object_type, updates) if updates else []
+    finally:
+        client.close()
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    # The outcome log first: if storing the state then fails, the retry re-sends (CRM writes are
+    # idempotent) instead of losing the record of what was written.
+    by_id = {u.record_id: u for u in updates}
+    log = pd.DataFrame(
+        [
+            {
+                "run_id": context.run.run_id,
+                "synced_at": now,
+                "object_type": object_type,
+                "record_id": o.record_id,
+                "status": "ok" if o.ok else "failed",
+                "error": o.error,
+                "fields": ",".join(sorted(by_id[o.record_id].properties)),
+            }
+            for o in outcomes
+        ],
+        columns=["run_id", "synced_at", "object_type", "record_id", "status", "error", "fields"],
+    )
+    if not log.empty:
+        wh.append(SYNC_LOG, log.astype({"error": object}))
+    accepted = accepted_state_rows(updates, outcomes)
+    if not accepted.empty:
+        accepted = accepted.assign(object_type=object_type, synced_at=now, run_id=context.run.run_id)
+        key = ["object_type", "record_id", "field"]
+        kept = state.merge(accepted[key], on=key, how="left", indicator=True)
+        kept = kept[kept["_merge"] == "left_only"].drop(columns="_merge")
+        new_state = pd.concat([kept, accepted[STATE_COLUMNS]], ignore_index=True)
+        wh.replace_table(SYNC_STATE, new_state[STATE_COLUMNS].astype({"value": object}))
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        context.log.warning(
+            f"{object_type}: {len(failed):,} records failed and stay unsynced (retried next run); first errors: "
+            + "; ".join(f"{o.record_id}: {o.error}" for o in failed[:3])
+        )
+    changes = pd.DataFrame(
+        [
+            {"record_id": u.record_id, "field": name, "before": u.previous.get(name), "after": value}
+            for u in updates[:10]
+            for name, value in u.properties.items()
+        ],
+        columns=["record_id", "field", "before", "after"],
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "crm": crm.kind,
+            "records_in_scope": len(desired),
+            "records_changed": len(updates),
+            "records_written": len(outcomes) - len(failed),
+            "records_failed": len(failed),
+            "field_values_written": len(accepted),
+            "property_definitions_written": definitions_written,
+            "dagster/row_count": dg.MetadataValue.int(len(desired)),
+            "changes_preview": dg.MetadataValue.md(
+                mask_frame_emails(changes).to_markdown(index=False) if not changes.empty else "no changes"
+            ),
+        }
+    )
+
+
+@dg.asset(
+    group_name="crm_sync",
+    deps=["account_routing"],
+    kinds={"python"},
+    owners=[REVOPS_TEAM],
+    freshness_policy=FRESHNESS_26H,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    pool="crm_api",
+)
+def crm_company_sync(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource, rules: RulesResource
+) -> dg.MaterializeResult:
+    """The CRM company records sellers see: PQA score, tier, motion and its reason, the top score drivers and
+    who to talk to, written to pls_* properties in the "Product-Led Sales" group. Only records and fields that
+    changed since the last successful sync are written; a failed record stays unsynced and is retried."""
+    return sync_object(context, warehouse.get_warehouse(), crm, rules, "companies")
+
+
+@dg.asset(
+    group_name="crm_sync",
+    deps=["buyer_candidates", "crm_company_sync"],
+    kinds={"python"},
+    owners=[REVOPS_TEAM],
+    freshness_policy=FRESHNESS_26H,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    pool="crm_api",
+)
+def crm_contact_sync(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource, rules: RulesResource
+) -> dg.MaterializeResult:
+    """CRM contacts get their persona (economic buyer, champion, influencer), buying power, the evidence and
+    the PQL flag, so a seller opening a contact knows why to call them. Same diff-only contract as companies."""
+    return sync_object(context, warehouse.get_warehouse(), crm, rules, "contacts")

@@ -1,0 +1,227 @@
+"""The `pls` command: the domain tasks around the pipeline (demo data, a full run, CRM views, title parsing).
+
+`make run` is `pls run`: generate the demo data if absent, check the configuration before any work, run the
+daily job over the landing data's days as one Dagster run on the persistent instance (so `make ui` shows it),
+and print a summary a RevOps person understands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+
+from pls_pipelines.lib.errors import ConfigError
+from pls_pipelines.settings import ENV_VARS, Settings, load_settings
+
+DEFAULT_ACCOUNTS = 2000
+DEFAULT_SEED = 7
+MANIFEST = "manifest.json"
+
+
+def _fail(message: str) -> None:
+    click.secho(f"Configuration error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+@click.group(
+    help="pls-pipelines: Product-Led Sales on Dagster. Environment variables:\n\n"
+    + "\n\n".join(f"{k}: {v}" for k, v in ENV_VARS.items())
+)
+def main() -> None:
+    pass
+
+
+# -- demo data ---------------------------------------------------------------------------------------------
+def generate_demo(settings: Settings, accounts: int, seed: int, days: int, end: date | None) -> dict:
+    """Write the demo landing files and seed the embedded CRM; returns the manifest it wrote."""
+    from pls_pipelines.resources.crm import build_crm_client
+    from pls_pipelines.sample_data.generator import generate_demo_data, write_landing_files
+
+    started = time.monotonic()
+    data = generate_demo_data(accounts=accounts, seed=seed, days=days, end_date=end)
+    counts = write_landing_files(data, settings.usage_path)
+    crm = build_crm_client("local", settings.local_crm_url)
+    try:
+        crm.seed(data.crm_owners, data.crm_companies, data.crm_contacts, data.crm_deals)
+    finally:
+        crm.close()
+    manifest = {
+        "accounts": accounts,
+        "seed": seed,
+        "days": days,
+        "end_date": str(data.events["occurred_at"].max())[:10],
+        "files": counts,
+        "crm": {
+            "companies": len(data.crm_companies),
+            "contacts": len(data.crm_contacts),
+            "deals": len(data.crm_deals),
+            "owners": len(data.crm_owners),
+        },
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (settings.usage_path / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+@main.command("demo-data")
+@click.option("--accounts", default=DEFAULT_ACCOUNTS, show_default=True, help="Number of product workspaces.")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--days", default=90, show_default=True, help="Days of usage history.")
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day with events (default: yesterday, UTC).",
+)
+def demo_data(accounts: int, seed: int, days: int, end_date) -> None:
+    """Generate deterministic demo data: landing files under PLS_USAGE_PATH and the embedded CRM."""
+    settings = load_settings()
+    if settings.crm_kind != "local":
+        _fail("demo data seeds the embedded CRM; unset PLS_CRM (or set PLS_CRM=local) to generate it.")
+    manifest = generate_demo(settings, accounts, seed, days, end_date.date() if end_date else None)
+    files = manifest["files"]
+    click.echo(
+        f"Demo data in {settings.usage_path} ({manifest['seconds']}s): {files['workspaces']:,} workspaces, "
+        f"{files['users']:,} users, {files['events']:,} events ({files['malformed']} malformed lines) over "
+        f"{days} days to {manifest['end_date']}; CRM: {manifest['crm']['companies']:,} companies, "
+        f"{manifest['crm']['contacts']:,} contacts, {manifest['crm']['deals']:,} deals."
+    )
+
+
+# -- the full run ------------------------------------------------------------------------------------------
+def preflight(settings: Settings) -> None:
+    """Check every setting before any work, so a bad one fails in a second with its name and the fix."""
+    from pls_pipelines.resources.crm import build_crm_client
+    from pls_pipelines.resources.rules import RulesResource
+    from pls_pipelines.resources.usage_source import LandingFiles
+    from pls_pipelines.resources.warehouse import Warehouse
+
+    Warehouse(settings.warehouse_url).check_connection()
+    build_crm_client(settings.crm_kind, settings.local_crm_url).close()
+    LandingFiles(settings.usage_path).check()
+    rules = RulesResource(scoring_config=str(settings.scoring_config) if settings.scoring_config else None)
+    rules.scoring()
+    rules.personas()
+    rules.routing()
+    rules.crm_fields()
+    rules.catalog()
+
+
+def run_daily_job(start: date, end: date, definitions=None, instance=None):
+    """Run pls_daily_job over [start, end] as one run, by default on the persistent instance (so `make ui`
+    shows it) with the resources configured from the environment."""
+    import contextlib
+
+    import dagster as dg
+
+    from pls_pipelines.resources.warehouse import dispose_all_engines
+
+    if definitions is None:
+        from pls_pipelines.definitions import defs as definitions
+    job = definitions.resolve_job_def("pls_daily_job")
+    owned = dg.DagsterInstance.get() if instance is None else contextlib.nullcontext(instance)
+    with owned as instance:
+        try:
+            return job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": start.isoformat(),
+                    "dagster/asset_partition_range_end": end.isoformat(),
+                    "pls/trigger": "make run",
+                },
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                raise_on_error=False,
+            )
+        finally:
+            dispose_all_engines()
+
+
+@main.command("run")
+@click.option(
+    "--accounts", default=DEFAULT_ACCOUNTS, show_default=True, help="Demo size if demo data is absent."
+)
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Demo seed if demo data is absent.")
+def run(accounts: int, seed: int) -> None:
+    """Generate demo data if absent, run the whole pipeline on the configured warehouse and CRM, summarise."""
+    from pls_pipelines.resources.usage_source import LandingFiles
+    from pls_pipelines.summary import print_run_summary
+
+    settings = load_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home.resolve()))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    source = LandingFiles(settings.usage_path)
+    if not (settings.usage_path / "workspaces.csv").exists():
+        if settings.usage_path != load_settings({"PLS_HOME": str(settings.home)}).usage_path:
+            _fail(
+                f"PLS_USAGE_PATH={settings.usage_path} has no landing files (workspaces.csv, users.csv, events/)."
+            )
+        click.echo(f"No demo data yet: generating {accounts:,} workspaces (seed {seed}) ...")
+        manifest = generate_demo(settings, accounts, seed, 90, None)
+        click.echo(f"  done in {manifest['seconds']}s: {manifest['files']['events']:,} events.")
+    try:
+        preflight(settings)
+    except ConfigError as exc:
+        _fail(str(exc))
+    days = source.available_days()
+    if not days:
+        _fail(f"PLS_USAGE_PATH={settings.usage_path} has no events/YYYY-MM-DD.jsonl files.")
+    click.echo(f"Running pls_daily_job for {days[0]} .. {days[-1]} ({len(days)} days) ...")
+    result = run_daily_job(days[0], days[-1])
+    print_run_summary(settings, result.run_id, time.monotonic() - started)
+    if not result.success:
+        click.secho("The run failed; see the errors above or open the run in `make ui`.", fg="red", err=True)
+        sys.exit(1)
+
+
+@main.command("summary")
+def summary() -> None:
+    """Print the summary of the latest run again."""
+    from pls_pipelines.summary import print_run_summary
+
+    print_run_summary(load_settings(), None, None)
+
+
+# -- CRM views ---------------------------------------------------------------------------------------------
+@main.group("crm")
+def crm() -> None:
+    """Look at the CRM the way a seller does."""
+
+
+@crm.command("show")
+@click.argument("company")
+def crm_show(company: str) -> None:
+    """Show a CRM company (by domain, id or name) with its Product-Led Sales fields and contacts."""
+    from pls_pipelines.summary import print_company
+
+    settings = load_settings()
+    try:
+        found = print_company(settings, company)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not found:
+        click.secho(
+            f"No CRM company matches {company!r} (try its domain, e.g. acme.com).", fg="yellow", err=True
+        )
+        sys.exit(1)
+
+
+@main.command("classify-title")
+@click.argument("title")
+def classify_title_command(title: str) -> None:
+    """Print the seniority and department parsed from a job title, as JSON."""
+    from dataclasses import asdict
+
+    from pls_pipelines.lib.titles import classify_title, load_title_rules
+
+    click.echo(json.dumps(asdict(classify_title(title, load_title_rules())), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The Dagster code location: assets, checks, the daily job and schedule, and the configured resources.
+
+Resources read their settings from environment variables through `dg.EnvVar` when the variable is set (so
+values such as a warehouse URL with a password never appear in the UI, only the variable's name), and fall back
+to the embedded defaults under `.pls/` when it is not. Nothing here touches the network or the disk at import.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pls_pipelines.assets import buyers, crm_sync, identity, ingest, rollups, routing, scoring
+from pls_pipelines.assets.common import daily_partitions
+from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.rules import RulesResource
+from pls_pipelines.resources.usage_source import UsageSourceResource
+from pls_pipelines.resources.warehouse import WarehouseResource
+from pls_pipelines.settings import load_settings
+
+ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync]
+
+all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
+
+pls_daily_job = dg.define_asset_job(
+    name="pls_daily_job",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="The whole Product-Led Sales flow for a day: ingest, identity, rollups, scores, buyers, "
+    "routing and the CRM sync (which waits for the blocking data checks).",
+    # One process runs the steps in order: the embedded DuckDB file takes a single writer at a time.
+    executor_def=dg.in_process_executor,
+)
+
+pls_daily_schedule = dg.build_schedule_from_partitioned_job(
+    pls_daily_job,
+    name="pls_daily_schedule",
+    hour_of_day=6,
+    minute_of_hour=0,
+    description="Every day at 06:00 UTC, run the daily job for yesterday's partition.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+def _setting(name: str, default: str) -> str | dg.EnvVar:
+    """dg.EnvVar when the variable is set (the UI shows its name, never its value), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    defaults = load_settings({"PLS_HOME": os.environ.get("PLS_HOME", "")})
+    return {
+        "warehouse": WarehouseResource(url=_setting("PLS_WAREHOUSE_URL", defaults.warehouse_url)),
+        "crm": CrmResource(
+            kind=_setting("PLS_CRM", defaults.crm_kind),
+            local_url=_setting("PLS_LOCAL_CRM_URL", defaults.local_crm_url),
+        ),
+        "usage_source": UsageSourceResource(path=_setting("PLS_USAGE_PATH", str(defaults.usage_path))),
+        "rules": RulesResource(scoring_config=_setting("PLS_SCORING_CONFIG", "") or None),
+    }
+
+
+def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Definitions:
+    """The code location with the given resources (tests pass their own warehouse and CRM)."""
+    return dg.Definitions(
+        assets=all_assets,
+        asset_checks=all_checks,
+        jobs=[pls_daily_job],
+        schedules=[pls_daily_schedule],
+        resources=resources,
+    )
+
+
+defs = build_definitions(build_resources())

@@ -1,0 +1,62 @@
+"""Environment settings of a pls-pipelines deployment, with the embedded defaults.
+
+One table of environment variables (also in the README). Paths default under PLS_HOME (`.pls/`), so the
+embedded setup needs no configuration at all, and a production deployment changes only variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VARS: dict[str, str] = {
+    "PLS_HOME": "Folder for embedded state: warehouse file, local CRM, demo data, Dagster home (default .pls).",
+    "PLS_WAREHOUSE_URL": "SQLAlchemy URL of the warehouse (default duckdb:///$PLS_HOME/warehouse.duckdb).",
+    "PLS_CRM": "Which CRM to read and write: local (default).",
+    "PLS_LOCAL_CRM_URL": "Database of the embedded CRM (default sqlite:///$PLS_HOME/crm.sqlite).",
+    "PLS_USAGE_PATH": "Landing folder with workspaces.csv, users.csv, events/*.jsonl (default $PLS_HOME/demo/landing).",
+    "PLS_SCORING_CONFIG": "Your scoring models YAML (default: the shipped pls_pipelines/config/scoring_models.yaml).",
+    "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse_url: str
+    crm_kind: str
+    local_crm_url: str
+    usage_path: Path
+    scoring_config: Path | None
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.home / "demo"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster_home"
+
+
+def default_warehouse_url(home: Path) -> str:
+    return f"duckdb:///{home / 'warehouse.duckdb'}"
+
+
+def default_local_crm_url(home: Path) -> str:
+    return f"sqlite:///{home / 'crm.sqlite'}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("PLS_HOME") or ".pls")
+    scoring = env.get("PLS_SCORING_CONFIG")
+    return Settings(
+        home=home,
+        warehouse_url=env.get("PLS_WAREHOUSE_URL") or default_warehouse_url(home),
+        crm_kind=env.get("PLS_CRM") or "local",
+        local_crm_url=env.get("PLS_LOCAL_CRM_URL") or default_local_crm_url(home),
+        usage_path=Path(env.get("PLS_USAGE_PATH") or home / "demo" / "landing"),
+        scoring_config=Path(scoring) if scoring else None,
+    )

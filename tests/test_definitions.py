@@ -1,0 +1,63 @@
+"""The code location loads and has the names users and schedules depend on."""
+
+import dagster as dg
+
+from pls_pipelines.definitions import defs
+
+EXPECTED_GROUPS = {
+    "usage_events": "ingest",
+    "product_users": "ingest",
+    "product_workspaces": "ingest",
+    "crm_companies": "ingest",
+    "crm_contacts": "ingest",
+    "crm_deals": "ingest",
+    "account_map": "identity",
+    "user_daily_activity": "rollups",
+    "account_usage_rollup": "rollups",
+    "pqa_scores": "scoring",
+    "buyer_candidates": "buyers",
+    "account_buyers": "buyers",
+    "account_routing": "routing",
+    "crm_company_sync": "crm_sync",
+    "crm_contact_sync": "crm_sync",
+}
+
+
+def test_assets_groups_and_owners():
+    graph = defs.resolve_asset_graph()
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert set(specs) == set(EXPECTED_GROUPS)
+    assert {key: spec.group_name for key, spec in specs.items()} == EXPECTED_GROUPS
+    for key, spec in specs.items():
+        assert spec.owners, f"{key} has no owner"
+        assert spec.kinds, f"{key} has no kinds"
+        assert spec.description and len(spec.description) > 80, f"{key} needs a business description"
+    assert graph.get(dg.AssetKey("usage_events")).partitions_def is not None
+    assert graph.get(dg.AssetKey("user_daily_activity")).partitions_def is not None
+
+
+def test_lineage_runs_from_ingest_to_the_crm():
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey("crm_company_sync")).parent_keys
+    assert dg.AssetKey("account_routing") in upstream
+    ancestors = graph.upstream_key_iterator(dg.AssetKey("crm_company_sync"))
+    assert dg.AssetKey("usage_events") in set(ancestors)
+
+
+def test_freshness_policies_on_ingest_scoring_and_sync():
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    for key in ("usage_events", "crm_companies", "pqa_scores", "account_routing", "crm_company_sync"):
+        assert specs[key].freshness_policy is not None, key
+
+
+def test_job_schedule_and_blocking_checks():
+    job = defs.resolve_job_def("pls_daily_job")
+    assert job.partitions_def is not None
+    schedule = defs.resolve_schedule_def("pls_daily_schedule")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.job_name == "pls_daily_job"
+    checks = {key.name: key for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {"pqa_scores_valid", "account_routing_valid"} <= set(checks)
+    check_specs = {c.name: c for a in defs.resolve_asset_graph().assets_defs for c in a.check_specs}
+    assert check_specs["pqa_scores_valid"].blocking and check_specs["account_routing_valid"].blocking

@@ -1,0 +1,140 @@
+"""The whole pipeline on small demo data: embedded DuckDB + local CRM, and PostgreSQL as the warehouse."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from pls_pipelines.cli import generate_demo, run_daily_job
+from pls_pipelines.definitions import build_definitions
+from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.local_crm import LocalCrm
+from pls_pipelines.resources.rules import RulesResource
+from pls_pipelines.resources.usage_source import UsageSourceResource
+from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.settings import load_settings
+
+END = date(2026, 10, 31)
+ACCOUNTS = 160
+
+
+def make_home(home: Path, warehouse_url: str | None = None):
+    env = {"PLS_HOME": str(home)}
+    if warehouse_url:
+        env["PLS_WAREHOUSE_URL"] = warehouse_url
+    settings = load_settings(env)
+    generate_demo(settings, ACCOUNTS, seed=11, days=35, end=END)
+    definitions = build_definitions(
+        {
+            "warehouse": WarehouseResource(url=settings.warehouse_url),
+            "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
+            "usage_source": UsageSourceResource(path=str(settings.usage_path)),
+            "rules": RulesResource(),
+        }
+    )
+    return settings, definitions
+
+
+def run(settings, definitions, instance):
+    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+    result = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
+    assert result.success
+    return result
+
+
+def sync_writes(settings, run_id) -> int:
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        return int(wh.scalar("SELECT COUNT(*) FROM crm_sync_log WHERE run_id = :r", {"r": run_id}))
+    finally:
+        dispose_all_engines()
+
+
+def read(settings, table) -> pd.DataFrame:
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        return wh.read_table(table)
+    finally:
+        dispose_all_engines()
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    home = tmp_path_factory.mktemp("pls_home")
+    settings, definitions = make_home(home)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = run(settings, definitions, instance)
+        second = run(settings, definitions, instance)
+    return settings, first, second
+
+
+@pytest.mark.slow
+def test_every_stage_produces_real_output(embedded):
+    settings, _, _ = embedded
+    scores = read(settings, "pqa_scores")
+    routing = read(settings, "account_routing")
+    assert scores["score"].between(1, 100).all()
+    assert set(routing["motion"]) <= {"sales", "success", "abm", "self_serve", "expansion", "churn_risk"}
+    assert routing["account_id"].is_unique
+    assert {"sales", "self_serve"} <= set(routing["tier"].dropna())
+    assert (routing["is_customer"] & routing["motion"].isin(["expansion", "churn_risk"])).any()
+    buyers = read(settings, "buyer_candidates")
+    assert {"economic_buyer", "champion"} <= set(buyers["persona"])
+    assert not buyers.loc[buyers["is_free_mail"], "is_buyer"].any()
+
+
+@pytest.mark.slow
+def test_malformed_events_are_quarantined_and_counted(embedded):
+    settings, first, _ = embedded
+    rejected = read(settings, "usage_events_rejected")
+    assert len(rejected) > 0 and rejected["reason"].notna().all()
+    materializations = first.asset_materializations_for_node("usage_events")
+    metadata = materializations[0].metadata
+    assert metadata["rejected"].value == len(rejected)
+    assert metadata["lines_read"].value == metadata["accepted"].value + metadata["rejected"].value
+
+
+@pytest.mark.slow
+def test_crm_gets_pls_fields_and_a_rerun_writes_nothing(embedded):
+    settings, first, second = embedded
+    assert sync_writes(settings, first.run_id) > 0
+    assert sync_writes(settings, second.run_id) == 0
+    routing = read(settings, "account_routing")
+    top = routing[routing["crm_company_id"].notna()].sort_values("score", ascending=False).iloc[0]
+    crm = LocalCrm(settings.local_crm_url)
+    try:
+        props = crm.read_properties("companies", [top["crm_company_id"]]).set_index("name")["value"]
+    finally:
+        crm.close()
+    assert props["pls_pqa_score"] == str(int(top["score"]))
+    assert props["pls_motion"] == top["motion"]
+    assert props["pls_score_reasons"]
+
+
+@pytest.mark.slow
+def test_same_demo_data_gives_the_same_scores(embedded, tmp_path):
+    settings, _, _ = embedded
+    other, definitions = make_home(tmp_path / "again")
+    with dg.DagsterInstance.ephemeral() as instance:
+        run(other, definitions, instance)
+    columns = ["account_id", "model", "score", "tier", "reasons"]
+    a = read(settings, "pqa_scores")[columns].sort_values(columns[:2]).reset_index(drop=True)
+    b = read(other, "pqa_scores")[columns].sort_values(columns[:2]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_whole_pipeline_on_postgres(postgres_url, tmp_path):
+    settings, definitions = make_home(tmp_path / "pg", warehouse_url=postgres_url)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = run(settings, definitions, instance)
+        second = run(settings, definitions, instance)
+    routing = read(settings, "account_routing")
+    assert len(routing) > 0 and routing["account_id"].is_unique
+    assert sync_writes(settings, first.run_id) > 0
+    assert sync_writes(settings, second.run_id) == 0
