@@ -95,7 +95,7 @@ def demo_data(accounts: int, seed: int, days: int, end_date) -> None:
 
 
 # -- the full run ------------------------------------------------------------------------------------------
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings, check_landing: bool = True) -> None:
     """Check every setting before any work, so a bad one fails in a second with its name and the fix."""
     from pls_pipelines.resources.crm import build_crm_client
     from pls_pipelines.resources.rules import RulesResource
@@ -104,7 +104,8 @@ def preflight(settings: Settings) -> None:
 
     Warehouse(settings.warehouse_url).check_connection()
     build_crm_client(settings.crm_kind, settings.local_crm_url).close()
-    LandingFiles(settings.usage_path).check()
+    if check_landing:
+        LandingFiles(settings.usage_path).check()
     rules = RulesResource(scoring_config=str(settings.scoring_config) if settings.scoring_config else None)
     rules.scoring()
     rules.personas()
@@ -156,6 +157,10 @@ def run(accounts: int, seed: int) -> None:
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home.resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    try:
+        preflight(settings, check_landing=False)
+    except ConfigError as exc:
+        _fail(str(exc))
     source = LandingFiles(settings.usage_path)
     if not (settings.usage_path / "workspaces.csv").exists():
         if settings.usage_path != load_settings({"PLS_HOME": str(settings.home)}).usage_path:
@@ -166,7 +171,7 @@ def run(accounts: int, seed: int) -> None:
         manifest = generate_demo(settings, accounts, seed, 90, None)
         click.echo(f"  done in {manifest['seconds']}s: {manifest['files']['events']:,} events.")
     try:
-        preflight(settings)
+        source.check()
     except ConfigError as exc:
         _fail(str(exc))
     days = source.available_days()
