@@ -12,7 +12,6 @@ import os
 import dagster as dg
 
 from pls_pipelines.assets import buyers, crm_sync, identity, ingest, rollups, routing, scoring
-from pls_pipelines.assets.common import daily_partitions
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
@@ -27,7 +26,6 @@ all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 pls_daily_job = dg.define_asset_job(
     name="pls_daily_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="The whole Product-Led Sales flow for a day: ingest, identity, rollups, scores, buyers, "
     "routing and the CRM sync (which waits for the blocking data checks).",
     # One process runs the steps in order: the embedded DuckDB file takes a single writer at a time.

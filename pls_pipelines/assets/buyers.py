@@ -4,10 +4,10 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pls_pipelines.assets.common import REVOPS_TEAM, lineage, table_metadata
+from pls_pipelines.assets.rollups import latest_activity_date
 from pls_pipelines.lib.people import build_people
 from pls_pipelines.lib.personas import best_contacts_per_account, flag_pqls, identify_personas
 from pls_pipelines.lib.rollup_sql import (
-    USER_DAILY_ACTIVITY,
     user_daily_activity_table,
     user_window_query,
     window_bounds,
@@ -33,7 +33,7 @@ def buyer_candidates(
     champions but never buyers.
     """
     wh = warehouse.get_warehouse()
-    as_of = wh.scalar(f'SELECT MAX(activity_date) FROM "{USER_DAILY_ACTIVITY}"')
+    as_of = latest_activity_date(wh)
     query = user_window_query(user_daily_activity_table(sa.MetaData(), rules.catalog()), rules.catalog())
     people = build_people(
         wh.read_table("product_users"),
@@ -75,7 +75,7 @@ def account_buyers(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     best = best_contacts_per_account(wh.read_table("buyer_candidates"))
     wh.replace_table("account_buyers", best)
     with_buyer = int(best["buyer_present"].sum())
-    context.log.info(f"{with_buyer:,} of {len(best):,} accounts have an economic buyer in the product or CRM")
+    context.log.info(f"{with_buyer:,} of {len(best):,} accounts have an economic buyer among their product users")
     return dg.MaterializeResult(
         metadata=table_metadata(best, preview_rows=10, accounts_with_buyer=with_buyer)
     )

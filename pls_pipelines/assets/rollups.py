@@ -1,5 +1,7 @@
 """Rollups: events -> user-days (incremental per day) -> account rolling windows, computed in the warehouse."""
 
+from datetime import date, datetime
+
 import dagster as dg
 import sqlalchemy as sa
 
@@ -41,6 +43,17 @@ def _activity_table(wh: Warehouse, rules: RulesResource) -> sa.Table:
             wh.execute(f'DROP TABLE "{USER_DAILY_ACTIVITY}"')
     metadata.create_all(wh.engine, tables=[table])
     return table
+
+
+def latest_activity_date(wh: Warehouse) -> date:
+    """The day the account windows end: the newest day with user activity (deterministic for a data set)."""
+    as_of = wh.scalar(f'SELECT MAX(activity_date) FROM "{USER_DAILY_ACTIVITY}"')
+    if as_of is None:
+        raise dg.Failure(
+            "user_daily_activity is empty: materialize usage_events and user_daily_activity for at least one day "
+            "first (`make run` does this for the demo data)."
+        )
+    return as_of.date() if isinstance(as_of, datetime) else as_of
 
 
 @dg.asset(
@@ -109,13 +122,7 @@ def account_usage_rollup(
     """
     wh = warehouse.get_warehouse()
     catalog = rules.catalog()
-    as_of = wh.scalar(f'SELECT MAX(activity_date) FROM "{USER_DAILY_ACTIVITY}"')
-    if as_of is None:
-        raise dg.Failure(
-            "user_daily_activity is empty: materialize usage_events and user_daily_activity for at least one day "
-            "first (`make run` does this for the demo data)."
-        )
-    as_of = as_of if not hasattr(as_of, "date") else as_of.date()
+    as_of = latest_activity_date(wh)
     metadata = sa.MetaData()
     query = account_window_query(
         user_daily_activity_table(metadata, catalog), account_map_table(metadata), catalog

@@ -19,6 +19,10 @@ BUYER_COLUMNS = [
     "economic_buyer_title",
     "champion_name",
     "champion_title",
+    # Exact "buyer is a product user" and "buyer and champion are one person" instead of name matching.
+    "economic_buyer_is_user",
+    "economic_buyer_person_id",
+    "champion_person_id",
 ]
 
 
@@ -43,7 +47,7 @@ def account_routing(
     scores = primary_scores(wh.read_table("pqa_scores", SCORE_COLUMNS))
     buyers = wh.read_table("account_buyers", BUYER_COLUMNS)
     accounts = features.merge(scores, on="account_id", how="left").merge(buyers, on="account_id", how="left")
-    for flag in ("is_pqa", "buyer_present", "champion_present"):
+    for flag in ("is_pqa", "buyer_present", "champion_present", "economic_buyer_is_user"):
         accounts[flag] = accounts[flag].fillna(False).astype(bool)
     routed = route_accounts(accounts, rules.routing())
     table = accounts.merge(routed, on="account_id", how="left")
