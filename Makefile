@@ -19,6 +19,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 $(DAGSTER_HOME):
 	mkdir -p $(DAGSTER_HOME)
+	touch $(DAGSTER_HOME)/dagster.yaml
 
 ## make run: install, generate demo data if absent, run the whole pipeline, print the summary
 run: $(VENV)/.installed $(DAGSTER_HOME)

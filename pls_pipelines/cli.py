@@ -155,7 +155,10 @@ def run(accounts: int, seed: int) -> None:
 
     settings = load_settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home.resolve()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml = the default SQLite-backed instance, without Dagster's "no config" warning.
+    (dagster_home / "dagster.yaml").touch()
     started = time.monotonic()
     try:
         preflight(settings, check_landing=False)
