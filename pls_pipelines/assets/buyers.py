@@ -34,7 +34,8 @@ def buyer_candidates(
     """
     wh = warehouse.get_warehouse()
     as_of = latest_activity_date(wh)
-    query = user_window_query(user_daily_activity_table(sa.MetaData(), rules.catalog()), rules.catalog())
+    catalog = rules.catalog()
+    query = user_window_query(user_daily_activity_table(sa.MetaData(), catalog), catalog)
     people = build_people(
         wh.read_table("product_users"),
         wh.read_table("account_map", ["workspace_id", "account_id"]),

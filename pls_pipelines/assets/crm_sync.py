@@ -19,6 +19,16 @@ from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource
 
 SYNC_STATE = "crm_sync_state"
 SYNC_LOG = "crm_sync_log"
+# Both sync assets talk to the CRM API: same owners, freshness, retries, and one shared pool so that only one
+# step at a time spends the CRM's rate limit.
+SYNC_ASSET_OPTIONS = {
+    "group_name": "crm_sync",
+    "kinds": {"python"},
+    "owners": [REVOPS_TEAM],
+    "freshness_policy": FRESHNESS_26H,
+    "retry_policy": dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    "pool": "crm_api",
+}
 STATE_COLUMNS = ["object_type", "record_id", "field", "value", "synced_at", "run_id"]
 
 
@@ -113,13 +123,8 @@ def sync_object(
 
 
 @dg.asset(
-    group_name="crm_sync",
     deps=["account_routing"],
-    kinds={"python"},
-    owners=[REVOPS_TEAM],
-    freshness_policy=FRESHNESS_26H,
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
-    pool="crm_api",
+    **SYNC_ASSET_OPTIONS,
 )
 def crm_company_sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource, rules: RulesResource
@@ -131,13 +136,8 @@ def crm_company_sync(
 
 
 @dg.asset(
-    group_name="crm_sync",
     deps=["buyer_candidates", "crm_company_sync"],
-    kinds={"python"},
-    owners=[REVOPS_TEAM],
-    freshness_policy=FRESHNESS_26H,
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
-    pool="crm_api",
+    **SYNC_ASSET_OPTIONS,
 )
 def crm_contact_sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource, rules: RulesResource

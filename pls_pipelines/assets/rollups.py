@@ -14,6 +14,7 @@ from pls_pipelines.assets.common import (
     table_metadata,
 )
 from pls_pipelines.lib.accounts import build_account_features
+from pls_pipelines.lib.event_catalog import EventCatalog
 from pls_pipelines.lib.rollup_sql import (
     USER_DAILY_ACTIVITY,
     account_map_table,
@@ -32,10 +33,10 @@ ROLLUPS = "rollups"
 ACCOUNT_USAGE_ROLLUP = "account_usage_rollup"
 
 
-def _activity_table(wh: Warehouse, rules: RulesResource) -> sa.Table:
+def _activity_table(wh: Warehouse, catalog: EventCatalog) -> sa.Table:
     """The user_daily_activity table for the current catalog, (re)created when the catalog's features change."""
     metadata = sa.MetaData()
-    table = user_daily_activity_table(metadata, rules.catalog())
+    table = user_daily_activity_table(metadata, catalog)
     if wh.table_exists(USER_DAILY_ACTIVITY):
         existing = set(wh.columns(USER_DAILY_ACTIVITY))
         if existing != set(table.c.keys()):
@@ -73,13 +74,14 @@ def user_daily_activity(
     """
     start, end = partition_dates(context)
     wh = warehouse.get_warehouse()
-    activity = _activity_table(wh, rules)
+    catalog = rules.catalog()
+    activity = _activity_table(wh, catalog)
     events, _ = usage_event_tables(sa.MetaData())
     params = {"start": start, "end": end}
     wh.run_in_transaction(
         [
             (delete_window(activity, "activity_date"), params),
-            (user_daily_activity_insert(events, activity, rules.catalog()), params),
+            (user_daily_activity_insert(events, activity, catalog), params),
         ]
     )
     rows = wh.scalar(

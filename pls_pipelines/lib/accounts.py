@@ -61,7 +61,9 @@ def build_account_features(
             crm_company_id=("crm_company_id", "first"),
             workspace_name=("name", "first"),
             proposed_domain=("domain", "first"),
-            workspace_count=("workspace_id", "size"),
+            # Workspace count and consolidation are identity's call (lib/identity.py); carried, not recomputed.
+            workspace_count=("workspace_count", "first"),
+            is_consolidation=("is_consolidation", "first"),
             users_total=("member_count", "sum"),
         )
         .reset_index()
@@ -73,7 +75,7 @@ def build_account_features(
     frame["account_name"] = frame["company_name"].fillna(frame["workspace_name"])
     frame["domain"] = frame["domain"].fillna(frame["proposed_domain"])
     frame["is_crm_matched"] = frame["crm_company_id"].notna()
-    frame["is_consolidation"] = frame["is_crm_matched"] & (frame["workspace_count"] > 1)
+    frame["is_consolidation"] = frame["is_consolidation"].astype(bool)
     frame["is_customer"] = frame["crm_company_id"].isin(paying_company_ids(companies, deals))
     frame["employee_count"] = pd.to_numeric(frame["employee_count"], errors="coerce").astype("Int64")
 

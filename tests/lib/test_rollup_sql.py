@@ -85,6 +85,8 @@ def test_windows_velocity_and_feature_breadth(engine):
             "crm_company_id": ["c1", None, None],
             "domain": ["acme.com", "solo.dev", None],
             "member_count": [3, 1, 2],
+            "workspace_count": [1, 1, 1],
+            "is_consolidation": [False, False, False],
         }
     )
     companies = pd.DataFrame(
