@@ -95,7 +95,7 @@ def test_malformed_events_are_quarantined_and_counted(embedded):
     materializations = first.asset_materializations_for_node("usage_events")
     metadata = materializations[0].metadata
     assert metadata["rejected"].value == len(rejected)
-    assert metadata["lines_read"].value == metadata["accepted"].value + metadata["rejected"].value
+    assert metadata["rows_read"].value == metadata["accepted"].value + metadata["rejected"].value
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from pls_pipelines.lib.privacy import mask_frame_emails
 
@@ -36,6 +37,17 @@ def column_schema(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = 
         columns=[
             dg.TableColumn(name=str(c), type=str(frame[c].dtype), description=descriptions.get(str(c)))
             for c in frame.columns
+        ]
+    )
+
+
+def schema_of(table: sa.Table, descriptions: Mapping[str, str] | None = None) -> dg.TableSchema:
+    """Column schema of a table the SQL defines (types from its DDL, not guessed from a sample)."""
+    descriptions = descriptions or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=c.name, type=str(c.type), description=descriptions.get(c.name))
+            for c in table.columns
         ]
     )
 

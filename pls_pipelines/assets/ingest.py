@@ -1,9 +1,9 @@
 """Ingest: product usage from the landing files and records from the CRM, into warehouse tables."""
 
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
-import pandas as pd
 import sqlalchemy as sa
 
 from pls_pipelines.assets.common import (
@@ -12,13 +12,19 @@ from pls_pipelines.assets.common import (
     REVOPS_TEAM,
     daily_partitions,
     partition_dates,
+    schema_of,
     single_run_backfill,
     table_metadata,
 )
-from pls_pipelines.lib.events import ParsedEvents, parse_event_lines
-from pls_pipelines.lib.progress import Progress
-from pls_pipelines.lib.rollup_sql import USAGE_EVENTS, USAGE_EVENTS_REJECTED, usage_event_tables
+from pls_pipelines.lib.events import (
+    USAGE_EVENTS,
+    USAGE_EVENTS_COLUMNS,
+    USAGE_EVENTS_REJECTED,
+    reject_rate_summary,
+    usage_event_tables,
+)
 from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.event_loader import load_usage_events
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import WarehouseResource
@@ -26,11 +32,16 @@ from pls_pipelines.resources.warehouse import WarehouseResource
 INGEST = "ingest"
 
 
+# A day with more than this share of lines quarantined usually means a tracking change broke something upstream.
+REJECT_RATE_WARN = 0.02
+
+
 @dg.asset(
     group_name=INGEST,
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
-    kinds={"duckdb", "sql", "python"},
+    deps=["product_workspaces"],
+    kinds={"duckdb", "sql"},
     owners=[DATA_TEAM],
     freshness_policy=FRESHNESS_26H,
     tags={"layer": "raw"},
@@ -43,58 +54,75 @@ def usage_events(
 ) -> dg.MaterializeResult:
     """Every product event of the day, validated: the raw material of every score.
 
-    Reads the day's landing file (events/YYYY-MM-DD.jsonl), keeps well-formed events and quarantines the rest in
-    `usage_events_rejected` with a reason per line (bad JSON, missing ids, bad or future timestamps, duplicates).
-    Re-running a day replaces that day, so backfills and late files never double-count.
+    Reads the day's landing files (JSON Lines, CSV or Parquet; our flat schema or Segment's track/identify/
+    group/page calls) or the configured warehouse table. Well-formed events are kept; the rest go to
+    `usage_events_rejected` with a reason per row (bad JSON, missing ids, bad or future timestamps, oversized
+    properties, unknown workspace, duplicates). Re-running a day replaces that day, so backfills and late files
+    never double-count. All of it runs as SQL in DuckDB or the warehouse, never row by row in Python.
     """
     start, end = partition_dates(context)
-    source, catalog = usage_source.get_source(), rules.catalog()
-    days = pd.date_range(start, end, freq="D").date
-    now = datetime.now(UTC).replace(tzinfo=None)
-    progress = Progress(len(days), "usage_events", "days", context.log.info)
-    accepted, rejected, seen = [], [], set()
-    for day in days:
-        parsed = parse_event_lines(
-            source.read_event_lines(day), day, source.event_file(day).name, catalog, now, seen_event_ids=seen
-        )
-        accepted.append(parsed.accepted)
-        rejected.append(parsed.rejected)
-        progress.advance(items=parsed.read)
-    result = ParsedEvents(_concat(accepted), _concat(rejected))
-
+    source = usage_source.get_source()
     wh = warehouse.get_warehouse()
-    events_table, _ = usage_event_tables(sa.MetaData())  # both tables share one MetaData
-    events_table.metadata.create_all(wh.engine)
-    wh.replace_window(USAGE_EVENTS, result.accepted, "event_date", start, end)
-    wh.replace_window(USAGE_EVENTS_REJECTED, result.rejected, "event_date", start, end)
-
-    reject_counts = result.reject_counts()
-    if result.rejected.shape[0]:
+    clock = time.monotonic()
+    report = load_usage_events(wh, source, rules.catalog(), start, end, datetime.now(UTC).replace(tzinfo=None))
+    seconds = time.monotonic() - clock
+    days = report.per_day()
+    context.log.info(
+        f"usage_events {start}..{end} from {source.describe()}: {len(report.files):,} files, {len(days):,} days, "
+        f"{report.read:,} rows read in {seconds:.1f}s ({report.read / max(seconds, 1e-9):,.0f} rows/s); "
+        f"{report.accepted:,} accepted, {report.rejected:,} rejected"
+    )
+    reject_counts = report.reject_counts()
+    if report.rejected:
         context.log.warning(
-            f"quarantined {len(result.rejected):,} of {result.read:,} lines in {USAGE_EVENTS_REJECTED}: "
-            + ", ".join(f"{reason} {n}" for reason, n in reject_counts.items())
+            f"quarantined {report.rejected:,} of {report.read:,} rows in {USAGE_EVENTS_REJECTED}: "
+            + ", ".join(f"{reason} {n:,}" for reason, n in reject_counts.items())
         )
+    events_table, _ = usage_event_tables(sa.MetaData())
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(result.accepted),
+            "dagster/row_count": dg.MetadataValue.int(report.accepted),
+            "dagster/column_schema": schema_of(events_table, USAGE_EVENTS_COLUMNS),
             "window": f"{start} .. {end}",
-            "lines_read": result.read,
-            "accepted": len(result.accepted),
-            "rejected": len(result.rejected),
-            "reject_rate": round(len(result.rejected) / result.read, 6) if result.read else 0.0,
+            "source": source.describe(),
+            "files_read": len(report.files),
+            "rows_read": report.read,
+            "accepted": report.accepted,
+            "rejected": report.rejected,
+            "reject_rate": round(report.rejected / report.read, 6) if report.read else 0.0,
             "rejected_by_reason": dg.MetadataValue.json(reject_counts),
             "quarantine_table": USAGE_EVENTS_REJECTED,
+            "seconds": round(seconds, 2),
         }
     )
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    non_empty = [f for f in frames if not f.empty]
-    return pd.concat(non_empty, ignore_index=True) if non_empty else frames[0]
+@dg.asset_check(
+    asset=usage_events,
+    description=f"Warns when over {REJECT_RATE_WARN:.0%} of the newest day is rejected.",
+)
+def usage_events_reject_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """The reject rate of the newest loaded day, by reason: a tracking change that breaks events shows up the
+    morning after, not weeks later as a mysteriously low score."""
+    wh = warehouse.get_warehouse()
+    accepted = wh.read_sql(f"SELECT event_date, COUNT(*) AS n FROM {USAGE_EVENTS} GROUP BY event_date")
+    rejected = wh.read_sql(
+        f"SELECT event_date, reason, COUNT(*) AS n FROM {USAGE_EVENTS_REJECTED} GROUP BY event_date, reason"
+    )
+    summary = reject_rate_summary(accepted, rejected, newest_days=1)
+    return dg.AssetCheckResult(
+        passed=summary["reject_rate"] <= REJECT_RATE_WARN,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.items()},
+        description=(
+            f"{summary['rejected']:,} of {summary['read']:,} rows rejected on {summary['day']} "
+            f"({summary['reject_rate']:.2%}; threshold {REJECT_RATE_WARN:.0%})"
+        ),
+    )
 
 
-def _landing_table_asset(name: str, reader: str, description: str) -> dg.AssetsDefinition:
-    """Product users / workspaces: small full-refresh tables copied from the landing folder."""
+def _landing_table_asset(name: str, table: str, description: str) -> dg.AssetsDefinition:
+    """Product users / workspaces: small full-refresh tables from the landing folder or the source tables."""
 
     @dg.asset(
         name=name,
@@ -105,8 +133,9 @@ def _landing_table_asset(name: str, reader: str, description: str) -> dg.AssetsD
         description=description,
     )
     def _asset(warehouse: WarehouseResource, usage_source: UsageSourceResource) -> dg.MaterializeResult:
-        frame = getattr(usage_source.get_source(), reader)()
-        warehouse.get_warehouse().replace_table(name, frame)
+        wh = warehouse.get_warehouse()
+        frame = usage_source.get_source().read_table(table, wh)
+        wh.replace_table(name, frame)
         return dg.MaterializeResult(metadata=table_metadata(frame, preview_rows=5))
 
     return _asset
@@ -114,13 +143,13 @@ def _landing_table_asset(name: str, reader: str, description: str) -> dg.AssetsD
 
 product_workspaces = _landing_table_asset(
     "product_workspaces",
-    "read_workspaces",
+    "workspaces",
     "Product workspaces (the unit that signs up): plan, creation date and, when billing or an integration "
     "linked it, the CRM company id. Identity resolution starts here.",
 )
 product_users = _landing_table_asset(
     "product_users",
-    "read_users",
+    "users",
     "People using the product: email, workspace, role and the job title they gave at signup. Their email "
     "domains tie workspaces to companies; their titles and behaviour identify buyers and champions.",
 )

@@ -15,12 +15,12 @@ from pls_pipelines.assets.common import (
 )
 from pls_pipelines.lib.accounts import build_account_features
 from pls_pipelines.lib.event_catalog import EventCatalog
+from pls_pipelines.lib.events import usage_event_tables
 from pls_pipelines.lib.rollup_sql import (
     USER_DAILY_ACTIVITY,
     account_map_table,
     account_window_query,
     delete_window,
-    usage_event_tables,
     user_daily_activity_insert,
     user_daily_activity_table,
     window_bounds,

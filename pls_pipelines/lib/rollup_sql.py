@@ -13,40 +13,12 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from pls_pipelines.lib.event_catalog import EventCatalog
+from pls_pipelines.lib.events import TRAIT_CALL_EVENTS
 
-USAGE_EVENTS = "usage_events"
-USAGE_EVENTS_REJECTED = "usage_events_rejected"
 USER_DAILY_ACTIVITY = "user_daily_activity"
 
 # Rolling windows (days) the account rollup reports; the prior windows give velocity.
 WINDOWS = (1, 7, 28)
-
-
-def usage_event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    """The accepted-events table and its quarantine, with explicit types (not inferred from a frame)."""
-    events = sa.Table(
-        USAGE_EVENTS,
-        metadata,
-        sa.Column("event_id", sa.String, nullable=False),
-        sa.Column("occurred_at", sa.DateTime, nullable=False),
-        sa.Column("event_date", sa.Date, nullable=False),
-        sa.Column("user_id", sa.String, nullable=False),
-        sa.Column("workspace_id", sa.String, nullable=False),
-        sa.Column("event", sa.String, nullable=False),
-        sa.Column("page", sa.String),
-        sa.Column("properties", sa.Text),
-        sa.Column("source_file", sa.String),
-    )
-    rejected = sa.Table(
-        USAGE_EVENTS_REJECTED,
-        metadata,
-        sa.Column("event_date", sa.Date, nullable=False),
-        sa.Column("source_file", sa.String),
-        sa.Column("line_number", sa.BigInteger),
-        sa.Column("reason", sa.String, nullable=False),
-        sa.Column("raw_line", sa.Text),
-    )
-    return events, rejected
 
 
 def _feature_column(key: str) -> str:
@@ -88,7 +60,7 @@ def user_daily_activity_insert(events: sa.Table, activity: sa.Table, catalog: Ev
     is_page_view = e.event == catalog.page_view_event
     enterprise_pages = list(catalog.enterprise_pages) or ["pricing"]
     measures = {
-        "events": sa.func.count(),
+        "events": _count_if(e.event.not_in(TRAIT_CALL_EVENTS)),
         "invites": _count_if(e.event.in_(catalog.signal_events("invites") or ["-"])),
         "users_added": _count_if(e.event.in_(catalog.signal_events("users_added") or ["-"])),
         "admin_changes": _count_if(e.event.in_(catalog.signal_events("admin_changes") or ["-"])),

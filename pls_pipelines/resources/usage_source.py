@@ -1,69 +1,200 @@
-"""Landing files: where product usage arrives (workspaces.csv, users.csv, events/YYYY-MM-DD.jsonl).
+"""Where product usage comes from: landing files (JSON Lines, CSV, Parquet) or tables already in the warehouse.
 
-Events are read as raw lines, not parsed here: parsing and validation are domain rules (lib/events.py), and a
-line that does not parse must still reach the quarantine table verbatim.
+Landing folder layout (the `files` source):
+
+    workspaces.csv, users.csv                     (or .parquet)
+    events/2025-03-01.jsonl                       one file per day, named by the day its events occurred
+    events/2025-03-01/part-0001.parquet           ... or a folder per day, for several or late files
+    events/date=2025-03-01/late-2025-03-04.csv    ... Hive-style folder names work too
+
+Events are not parsed here: the files are handed to DuckDB (`lib/event_files_sql.py`), which reads them in
+parallel; a line that does not parse still reaches the quarantine table verbatim. The `warehouse` source reads
+an existing table or view with the flat columns instead, for teams whose events already land in the warehouse.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 from pydantic import Field
 
 from pls_pipelines.lib.errors import ConfigError
+from pls_pipelines.lib.event_catalog import EventCatalog
+from pls_pipelines.lib.event_files_sql import EXTENSIONS, EventFile
+from pls_pipelines.resources.warehouse import Warehouse
 
-_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.jsonl$")
+_DAY = re.compile(r"^(?:date=)?(\d{4}-\d{2}-\d{2})(?:\.[^/]*)?$")
+SOURCE_KINDS = ("files", "warehouse")
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype("string").astype(object).where(frame.notna(), None)
+
+
+def _day_of(name: str) -> date | None:
+    match = _DAY.match(name)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
 
 
 class LandingFiles:
+    """A landing folder of workspaces, users and daily event files."""
+
+    kind = "files"
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._sanitized_dir: tempfile.TemporaryDirectory | None = None
 
     def check(self) -> None:
-        if not (self.path / "workspaces.csv").exists() or not (self.path / "users.csv").exists():
-            raise ConfigError(
-                f"PLS_USAGE_PATH={self.path}: no workspaces.csv/users.csv there. Point PLS_USAGE_PATH at your "
-                f"landing folder, or run `pls demo-data` to generate the demo data set."
-            )
+        for table in ("workspaces", "users"):
+            if self._table_file(table) is None:
+                raise ConfigError(
+                    f"PLS_USAGE_PATH={self.path}: no {table}.csv or {table}.parquet there. Point PLS_USAGE_PATH "
+                    f"at your landing folder, or run `pls demo-data` to generate the demo data set."
+                )
 
-    def read_workspaces(self) -> pd.DataFrame:
+    def _table_file(self, table: str) -> Path | None:
+        return next((p for p in (self.path / f"{table}.csv", self.path / f"{table}.parquet") if p.exists()), None)
+
+    def read_table(self, table: str, wh: Warehouse | None = None) -> pd.DataFrame:
+        """workspaces or users, as strings (ids are never numbers to us)."""
         self.check()
-        return pd.read_csv(self.path / "workspaces.csv", dtype=str, keep_default_na=False, na_values=[""])
+        file = self._table_file(table)
+        if file.suffix == ".parquet":
+            return _as_text(pd.read_parquet(file))
+        return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""])
 
-    def read_users(self) -> pd.DataFrame:
-        self.check()
-        return pd.read_csv(self.path / "users.csv", dtype=str, keep_default_na=False, na_values=[""])
-
-    def event_file(self, day: date) -> Path:
-        return self.path / "events" / f"{day.isoformat()}.jsonl"
-
-    def read_event_lines(self, day: date) -> list[str]:
-        """The day's raw lines; a missing file means no events that day (a quiet Sunday), not an error."""
-        file = self.event_file(day)
-        if not file.exists():
+    def event_files(self, start: date, end: date) -> list[EventFile]:
+        """Every event file for the days in [start, end], in a stable order (day, then name)."""
+        folder = self.path / "events"
+        if not folder.is_dir():
             return []
-        with file.open(encoding="utf-8", errors="replace") as handle:
-            return [line.rstrip("\n") for line in handle if line.strip()]
+        found: list[EventFile] = []
+        for entry in sorted(folder.iterdir()):
+            day = _day_of(entry.name)
+            if day is None or not start <= day <= end:
+                continue
+            candidates = sorted(p for p in entry.rglob("*") if p.is_file()) if entry.is_dir() else [entry]
+            for file in candidates:
+                fmt = EXTENSIONS.get(file.suffix.lower())
+                if fmt is not None:
+                    found.append(EventFile(str(file), day, file.relative_to(folder).as_posix(), fmt))
+        return [self._readable(f) for f in found]
 
     def available_days(self) -> list[date]:
         folder = self.path / "events"
         if not folder.is_dir():
             return []
-        days = [date.fromisoformat(m.group(1)) for f in folder.iterdir() if (m := _DAY_FILE.match(f.name))]
-        return sorted(days)
+        return sorted({d for entry in folder.iterdir() if (d := _day_of(entry.name)) is not None})
+
+    def _readable(self, file: EventFile) -> EventFile:
+        """JSON Lines with bytes that are not UTF-8: a copy with U+FFFD in their place, so the bad lines are
+        quarantined as invalid_utf8 instead of failing the whole day (DuckDB's text reader refuses such files)."""
+        if file.format != "jsonl":
+            return file
+        data = Path(file.path).read_bytes()
+        try:
+            data.decode("utf-8")
+            return file
+        except UnicodeDecodeError:
+            pass
+        if self._sanitized_dir is None:
+            self._sanitized_dir = tempfile.TemporaryDirectory(prefix="pls-sanitized-")
+        copy = Path(self._sanitized_dir.name) / f"{len(list(Path(self._sanitized_dir.name).iterdir()))}.jsonl"
+        copy.write_text(data.decode("utf-8", errors="replace"), encoding="utf-8")
+        return EventFile(str(copy), file.day, file.label, file.format, sanitized=True)
+
+    def describe(self) -> str:
+        return f"landing files in {self.path}"
+
+
+class WarehouseEvents:
+    """Events (and users, workspaces) that already land in a warehouse table or view with the flat columns:
+    event_id, occurred_at (TIMESTAMP, UTC), user_id, workspace_id, event, properties (JSON text or JSON)."""
+
+    kind = "warehouse"
+    REQUIRED = ("event_id", "occurred_at", "user_id", "workspace_id", "event", "properties")
+
+    def __init__(self, events_table: str, workspaces_table: str, users_table: str):
+        for setting, value in (
+            ("PLS_USAGE_EVENTS_TABLE", events_table),
+            ("PLS_USAGE_WORKSPACES_TABLE", workspaces_table),
+            ("PLS_USAGE_USERS_TABLE", users_table),
+        ):
+            if not value:
+                raise ConfigError(
+                    f"PLS_USAGE_SOURCE=warehouse needs {setting}: the table or view (schema.name) to read."
+                )
+        self.events_table, self.workspaces_table, self.users_table = events_table, workspaces_table, users_table
+
+    @staticmethod
+    def table(qualified_name: str, *columns: str) -> sa.TableClause:
+        schema, _, name = qualified_name.rpartition(".")
+        return sa.table(name, *(sa.column(c) for c in columns), schema=schema or None)
+
+    def staged_select(self, catalog: EventCatalog, start: date, end_exclusive: date) -> sa.Select:
+        """The table's rows for the window in the staged shape (the same shape the file readers produce)."""
+        t = self.table(self.events_table, *self.REQUIRED).c
+        properties = sa.cast(t.properties, sa.Text)
+        page_name = sa.cast(t.properties, sa.JSON)[catalog.page_name_property].as_string()
+        text = {name: sa.func.nullif(sa.func.trim(sa.cast(t[name], sa.String)), "") for name in self.REQUIRED}
+        return sa.select(
+            sa.cast(t.occurred_at, sa.Date).label("file_day"),
+            sa.literal(self.events_table).label("source_file"),
+            sa.cast(sa.null(), sa.BigInteger).label("line_number"),
+            sa.cast(sa.null(), sa.Text).label("raw_line"),
+            sa.cast(sa.null(), sa.String).label("parse_error"),
+            text["event_id"].label("event_id"),
+            sa.cast(t.occurred_at, sa.DateTime).label("occurred_at"),
+            text["user_id"].label("user_id"),
+            text["workspace_id"].label("workspace_id"),
+            text["event"].label("event"),
+            sa.case((t.event == catalog.page_view_event, sa.func.lower(sa.func.trim(page_name)))).label("page"),
+            sa.func.coalesce(properties, "{}").label("properties"),
+        ).where(t.occurred_at >= start, t.occurred_at < end_exclusive)
+
+    def read_table(self, table: str, wh: Warehouse) -> pd.DataFrame:
+        """workspaces or users, read from their warehouse table."""
+        name = {"workspaces": self.workspaces_table, "users": self.users_table}[table]
+        frame = wh.read_sql(sa.select(sa.text("*")).select_from(self.table(name)))
+        return _as_text(frame)
+
+    def describe(self) -> str:
+        return f"warehouse table {self.events_table}"
+
+
+UsageSource = LandingFiles | WarehouseEvents
 
 
 class UsageSourceResource(dg.ConfigurableResource):
-    """Where product usage lands: a folder of landing files."""
+    """Where product usage lands: a folder of landing files (default) or tables already in the warehouse."""
 
+    kind: Literal["files", "warehouse"] = Field(
+        default="files", description="files (a landing folder) or warehouse (existing tables) (env PLS_USAGE_SOURCE)."
+    )
     path: str = Field(
         default=".pls/demo/landing",
-        description="Folder with workspaces.csv, users.csv and events/YYYY-MM-DD.jsonl (env PLS_USAGE_PATH).",
+        description="Landing folder with workspaces.csv, users.csv and events/<day>.<jsonl|csv|parquet> "
+        "(env PLS_USAGE_PATH).",
     )
+    events_table: str = Field(default="", description="Events table or view (env PLS_USAGE_EVENTS_TABLE).")
+    workspaces_table: str = Field(default="", description="Workspaces table (env PLS_USAGE_WORKSPACES_TABLE).")
+    users_table: str = Field(default="", description="Users table (env PLS_USAGE_USERS_TABLE).")
 
-    def get_source(self) -> LandingFiles:
+    def get_source(self) -> UsageSource:
+        if self.kind == "warehouse":
+            return WarehouseEvents(self.events_table, self.workspaces_table, self.users_table)
         return LandingFiles(self.path)
+

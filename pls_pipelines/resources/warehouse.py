@@ -157,16 +157,36 @@ class Warehouse:
         This is what makes partition runs idempotent: re-running a day (a backfill, a late file) replaces that
         day instead of appending a second copy.
         """
+        return self.replace_windows([(table, frame)], date_column, start, end)[0]
+
+    def replace_windows(
+        self, frames: Sequence[tuple[str, pd.DataFrame]], date_column: str, start: date, end: date
+    ) -> list[int]:
+        """`replace_window` for several tables in one transaction (events and their quarantine together)."""
         with self.engine.begin() as conn:
-            if not self.table_exists(table, conn):
-                self._create_from_frame(conn, table, frame)
-            else:
-                conn.execute(
-                    sa.text(f"DELETE FROM {_quote(table)} WHERE {_quote(date_column)} BETWEEN :s AND :e"),
-                    {"s": start, "e": end},
-                )
-            self._insert_frame(conn, table, frame)
-        return len(frame)
+            for table, frame in frames:
+                if not self.table_exists(table, conn):
+                    self._create_from_frame(conn, table, frame)
+                else:
+                    conn.execute(
+                        sa.text(f"DELETE FROM {_quote(table)} WHERE {_quote(date_column)} BETWEEN :s AND :e"),
+                        {"s": start, "e": end},
+                    )
+                self._insert_frame(conn, table, frame)
+        return [len(frame) for _, frame in frames]
+
+    def ensure_tables(self, tables: Sequence[sa.Table]) -> None:
+        """Create tables that do not exist yet; add columns a newer release introduced (nullable, so old rows
+        stay valid). Columns are never dropped here: a table's history is not ours to lose."""
+        for table in tables:
+            if not self.table_exists(table.name):
+                table.create(self.engine)
+                continue
+            existing = set(self.columns(table.name))
+            for column in table.columns:
+                if column.name not in existing:
+                    ddl = column.type.compile(dialect=self.engine.dialect)
+                    self.execute(f"ALTER TABLE {_quote(table.name)} ADD COLUMN {_quote(column.name)} {ddl}")
 
     def append(self, table: str, frame: pd.DataFrame) -> int:
         with self.engine.begin() as conn:

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 
 from pls_pipelines.lib.accounts import build_account_features, primary_scores
 from pls_pipelines.lib.event_catalog import load_event_catalog
+from pls_pipelines.lib.events import usage_event_tables
 from pls_pipelines.lib.rollup_sql import (
     account_map_table,
     account_window_query,
-    usage_event_tables,
     user_daily_activity_insert,
     user_daily_activity_table,
     window_bounds,

@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from pls_pipelines.lib.event_catalog import load_event_catalog
-from pls_pipelines.lib.events import parse_event_lines
 from pls_pipelines.lib.identity import company_domain_of, email_domain, is_personal_domain
+from pls_pipelines.resources.event_loader import load_usage_events
+from pls_pipelines.resources.usage_source import LandingFiles
+from pls_pipelines.resources.warehouse import Warehouse
 from pls_pipelines.sample_data import names
 from pls_pipelines.sample_data.generator import (
     DemoData,
@@ -451,26 +453,21 @@ def test_landing_files_hold_every_event_and_malformed_line(data, landing):
     pd.testing.assert_frame_equal(users, data.users, check_dtype=False)
 
 
-def test_pipeline_ingestion_accepts_the_good_lines_and_quarantines_the_rest(data, landing):
+def test_pipeline_ingestion_accepts_the_good_lines_and_quarantines_the_rest(data, landing, tmp_path):
     folder, counts = landing
-    catalog = load_event_catalog()
+    wh = Warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    source = LandingFiles(folder)
+    wh.replace_table("product_workspaces", source.read_table("workspaces"))
+    days = source.available_days()
     now = dt.datetime.combine(END + dt.timedelta(days=1), dt.time())
-    seen: set[str] = set()
-    accepted = rejected = 0
-    reasons: dict[str, int] = {}
-    for file in sorted((folder / "events").glob("*.jsonl")):
-        lines = file.read_text(encoding="utf-8").splitlines()
-        parsed = parse_event_lines(lines, dt.date.fromisoformat(file.stem), file.name, catalog, now, seen)
-        accepted += len(parsed.accepted)
-        rejected += len(parsed.rejected)
-        for reason, n in parsed.reject_counts().items():
-            reasons[reason] = reasons.get(reason, 0) + n
+    report = load_usage_events(wh, source, load_event_catalog(), days[0], days[-1], now)
+    reasons = report.reject_counts()
     duplicates = int(data.events["event_id"].duplicated().sum())
-    assert accepted == data.events["event_id"].nunique()
+    assert report.accepted == data.events["event_id"].nunique()
     assert reasons.pop("duplicate_event_id") == duplicates
     assert set(reasons) == {"invalid_json", "missing_event_id", "missing_user_id", "missing_workspace_id",
                             "bad_timestamp", "future_timestamp"}
-    assert rejected == duplicates + counts["malformed"]
+    assert report.rejected == duplicates + counts["malformed"]
 
 
 def test_writing_again_replaces_day_files_of_an_earlier_demo(tmp_path):
