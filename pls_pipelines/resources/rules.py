@@ -1,4 +1,5 @@
-"""The rule files RevOps owns (scoring models, personas, routing, CRM fields, event catalog) as a resource.
+"""The rule files RevOps owns (scoring models, personas, routing, CRM fields, event catalog, identity
+overrides) as a resource.
 
 Each file has a shipped default under pls_pipelines/config/; a deployment points at its own copy with an
 environment variable, so changing a rule never means changing code.
@@ -13,6 +14,7 @@ from pydantic import Field
 
 from pls_pipelines.lib.crm_fields import CrmFieldMap, load_crm_fields
 from pls_pipelines.lib.event_catalog import EventCatalog, load_event_catalog
+from pls_pipelines.lib.identity import IdentityOverrides, load_identity_overrides
 from pls_pipelines.lib.personas import load_persona_rules
 from pls_pipelines.lib.routing import load_routing_rules
 from pls_pipelines.lib.scoring_config import ScoringConfig, load_scoring_config
@@ -40,6 +42,11 @@ class RulesResource(dg.ConfigurableResource):
     event_catalog: str | None = Field(
         default=None, description="Product event catalog YAML; default: shipped."
     )
+    identity_overrides: str | None = Field(
+        default=None,
+        description="Workspace pins and domain aliases for identity resolution, CSV or YAML "
+        "(env PLS_IDENTITY_OVERRIDES); default: none.",
+    )
 
     def scoring(self) -> ScoringConfig:
         return load_scoring_config(_path(self.scoring_config))
@@ -55,3 +62,7 @@ class RulesResource(dg.ConfigurableResource):
 
     def catalog(self) -> EventCatalog:
         return load_event_catalog(_path(self.event_catalog))
+
+    def identity(self) -> IdentityOverrides:
+        """The identity overrides file, parsed and checked row by row (empty when none is configured)."""
+        return load_identity_overrides(_path(self.identity_overrides))
