@@ -55,8 +55,17 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             kind=_setting("PLS_CRM", defaults.crm_kind),
             local_url=_setting("PLS_LOCAL_CRM_URL", defaults.local_crm_url),
         ),
-        "usage_source": UsageSourceResource(path=_setting("PLS_USAGE_PATH", str(defaults.usage_path))),
-        "rules": RulesResource(scoring_config=_setting("PLS_SCORING_CONFIG", "") or None),
+        "usage_source": UsageSourceResource(
+            kind=_setting("PLS_USAGE_SOURCE", "files"),
+            path=_setting("PLS_USAGE_PATH", str(defaults.usage_path)),
+            events_table=_setting("PLS_USAGE_EVENTS_TABLE", ""),
+            workspaces_table=_setting("PLS_USAGE_WORKSPACES_TABLE", ""),
+            users_table=_setting("PLS_USAGE_USERS_TABLE", ""),
+        ),
+        "rules": RulesResource(
+            scoring_config=_setting("PLS_SCORING_CONFIG", "") or None,
+            identity_overrides=_setting("PLS_IDENTITY_OVERRIDES", "") or None,
+        ),
     }
 
 

@@ -16,8 +16,15 @@ ENV_VARS: dict[str, str] = {
     "PLS_WAREHOUSE_URL": "SQLAlchemy URL of the warehouse (default duckdb:///$PLS_HOME/warehouse.duckdb).",
     "PLS_CRM": "Which CRM to read and write: local (default).",
     "PLS_LOCAL_CRM_URL": "Database of the embedded CRM (default sqlite:///$PLS_HOME/crm.sqlite).",
-    "PLS_USAGE_PATH": "Landing folder with workspaces.csv, users.csv, events/*.jsonl (default $PLS_HOME/demo/landing).",
+    "PLS_USAGE_SOURCE": "Where usage comes from: files (a landing folder, default) or warehouse (existing tables).",
+    "PLS_USAGE_PATH": "Landing folder: workspaces.csv, users.csv, events/<day>.jsonl|csv|parquet "
+    "(default $PLS_HOME/demo/landing).",
+    "PLS_USAGE_EVENTS_TABLE": "With PLS_USAGE_SOURCE=warehouse: the events table or view (schema.name).",
+    "PLS_USAGE_WORKSPACES_TABLE": "With PLS_USAGE_SOURCE=warehouse: the workspaces table or view.",
+    "PLS_USAGE_USERS_TABLE": "With PLS_USAGE_SOURCE=warehouse: the users table or view.",
     "PLS_SCORING_CONFIG": "Your scoring models YAML (default: the shipped pls_pipelines/config/scoring_models.yaml).",
+    "PLS_IDENTITY_OVERRIDES": "RevOps' identity overrides, CSV or YAML by extension: workspace pins (win over all "
+    "other evidence) and domain aliases (default: none).",
     "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",
 }
 
@@ -30,6 +37,7 @@ class Settings:
     local_crm_url: str
     usage_path: Path
     scoring_config: Path | None
+    identity_overrides: Path | None = None
 
     @property
     def demo_dir(self) -> Path:
@@ -52,6 +60,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(env.get("PLS_HOME") or ".pls")
     scoring = env.get("PLS_SCORING_CONFIG")
+    overrides = env.get("PLS_IDENTITY_OVERRIDES")
     return Settings(
         home=home,
         warehouse_url=env.get("PLS_WAREHOUSE_URL") or default_warehouse_url(home),
@@ -59,4 +68,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         local_crm_url=env.get("PLS_LOCAL_CRM_URL") or default_local_crm_url(home),
         usage_path=Path(env.get("PLS_USAGE_PATH") or home / "demo" / "landing"),
         scoring_config=Path(scoring) if scoring else None,
+        identity_overrides=Path(overrides) if overrides else None,
     )

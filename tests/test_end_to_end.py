@@ -129,7 +129,7 @@ def test_same_demo_data_gives_the_same_scores(embedded, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_whole_pipeline_on_postgres(postgres_url, tmp_path):
+def test_whole_pipeline_on_postgres_matches_duckdb(postgres_url, embedded, tmp_path):
     settings, definitions = make_home(tmp_path / "pg", warehouse_url=postgres_url)
     with dg.DagsterInstance.ephemeral() as instance:
         first = run(settings, definitions, instance)
@@ -138,3 +138,17 @@ def test_whole_pipeline_on_postgres(postgres_url, tmp_path):
     assert len(routing) > 0 and routing["account_id"].is_unique
     assert sync_writes(settings, first.run_id) > 0
     assert sync_writes(settings, second.run_id) == 0
+
+    # Same demo data, same SQL, two warehouses: the ingest verdicts and the rollups must be identical.
+    duck_settings, _, _ = embedded
+    for table, key in (
+        ("usage_events_rejected", ["event_date", "source_file", "line_number"]),
+        ("user_daily_activity", ["activity_date", "workspace_id", "user_id"]),
+        ("account_usage_rollup", ["account_id"]),
+    ):
+        on_postgres = read(settings, table).sort_values(key).reset_index(drop=True)
+        on_duckdb = read(duck_settings, table).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(on_postgres, on_duckdb, check_dtype=False, obj=table)
+    assert read(settings, "usage_events")["event_id"].sort_values().tolist() == (
+        read(duck_settings, "usage_events")["event_id"].sort_values().tolist()
+    )

@@ -18,7 +18,6 @@ import re
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
 import pandas as pd
@@ -181,7 +180,7 @@ UsageSource = LandingFiles | WarehouseEvents
 class UsageSourceResource(dg.ConfigurableResource):
     """Where product usage lands: a folder of landing files (default) or tables already in the warehouse."""
 
-    kind: Literal["files", "warehouse"] = Field(
+    kind: str = Field(  # str, not Literal: an EnvVar must be resolvable into it; checked in get_source
         default="files", description="files (a landing folder) or warehouse (existing tables) (env PLS_USAGE_SOURCE)."
     )
     path: str = Field(
@@ -194,6 +193,11 @@ class UsageSourceResource(dg.ConfigurableResource):
     users_table: str = Field(default="", description="Users table (env PLS_USAGE_USERS_TABLE).")
 
     def get_source(self) -> UsageSource:
+        if self.kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"PLS_USAGE_SOURCE={self.kind!r} is not a usage source. Use 'files' (a landing folder, "
+                f"PLS_USAGE_PATH) or 'warehouse' (existing tables, PLS_USAGE_EVENTS_TABLE and friends)."
+            )
         if self.kind == "warehouse":
             return WarehouseEvents(self.events_table, self.workspaces_table, self.users_table)
         return LandingFiles(self.path)

@@ -223,3 +223,13 @@ def test_a_warehouse_table_source_is_validated_the_same_way(wh, tmp_path):
     assert sorted(events.index) == ["t1", "t2"] and events.loc["t1", "page"] == "pricing"
     assert report.reject_counts() == {"duplicate_event_id": 1, "missing_event_id": 1, "unknown_workspace": 1}
     assert set(table(wh, "usage_events_rejected")["source_file"]) == {"raw_product_events"}
+
+
+def test_a_bad_source_setting_names_the_variable_and_the_fix():
+    from pls_pipelines.lib.errors import ConfigError
+    from pls_pipelines.resources.usage_source import UsageSourceResource
+
+    with pytest.raises(ConfigError, match=r"PLS_USAGE_SOURCE='ftp'.*'files'.*'warehouse'"):
+        UsageSourceResource(kind="ftp").get_source()
+    with pytest.raises(ConfigError, match="PLS_USAGE_EVENTS_TABLE"):
+        UsageSourceResource(kind="warehouse", workspaces_table="w", users_table="u").get_source()
