@@ -71,6 +71,7 @@ def generate(out: Path, events: int, day_events: int, days: int, workspaces: int
     landing_day.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET memory_limit = '4GB'")  # the sort by day spills to disk instead of taking all RAM
     page_view = load_event_catalog().page_view_event.replace("'", "''")
     started = time.monotonic()
     first_day = END_DAY - timedelta(days=days - 1)

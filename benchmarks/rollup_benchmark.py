@@ -26,8 +26,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from large_events import END_DAY, generate, parse_count
@@ -74,38 +72,21 @@ def step_load(data: Path) -> dict:
 
 
 def step_project(data: Path) -> dict:
-    from pls_pipelines.assets.rollups import _activity_table
+    from pls_pipelines.assets.rollups import account_windows, refresh_user_days
     from pls_pipelines.lib.event_catalog import load_event_catalog
-    from pls_pipelines.lib.events import usage_event_tables
-    from pls_pipelines.lib.rollup_sql import (
-        account_map_table,
-        account_window_query,
-        delete_window,
-        user_daily_activity_insert,
-        window_bounds,
-    )
     from pls_pipelines.resources.warehouse import Warehouse
 
     wh = Warehouse(_warehouse_url(data))
     catalog = load_event_catalog()
-    start_day, end_day = wh.scalar("SELECT MIN(event_date) FROM usage_events"), END_DAY
+    start_day = wh.scalar("SELECT MIN(event_date) FROM usage_events")
     started = time.monotonic()
-    activity = _activity_table(wh, catalog)
-    events, _ = usage_event_tables(sa.MetaData())
-    params = {"start": start_day, "end": end_day}
-    wh.run_in_transaction(
-        [
-            (delete_window(activity, "activity_date"), params),
-            (user_daily_activity_insert(events, activity, catalog), params),
-        ]
-    )
+    user_days = refresh_user_days(wh, catalog, start_day, END_DAY)
     user_days_seconds = time.monotonic() - started
-    windows_query = account_window_query(activity, account_map_table(sa.MetaData()), catalog)
-    windows = wh.read_sql(windows_query, window_bounds(end_day))
+    windows = account_windows(wh, catalog, END_DAY)
     return {
         "seconds": time.monotonic() - started,
         "user_days_seconds": user_days_seconds,
-        "user_days": wh.scalar("SELECT COUNT(*) FROM user_daily_activity"),
+        "user_days": user_days,
         "accounts": len(windows),
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -144,19 +125,9 @@ def step_raw(data: Path) -> dict:
 
 
 def step_incremental(data: Path) -> dict:
-    """One new day, as the daily schedule runs it: ingest (validate), user-days for the day, account rollup."""
-    import pandas as pd
-
+    """One new day, as the daily schedule runs it: ingest (validate), user-days for the day, account windows."""
+    from pls_pipelines.assets.rollups import account_windows, refresh_user_days
     from pls_pipelines.lib.event_catalog import load_event_catalog
-    from pls_pipelines.lib.events import usage_event_tables
-    from pls_pipelines.lib.rollup_sql import (
-        account_map_table,
-        account_window_query,
-        delete_window,
-        user_daily_activity_insert,
-        user_daily_activity_table,
-        window_bounds,
-    )
     from pls_pipelines.resources.event_loader import load_usage_events
     from pls_pipelines.resources.usage_source import LandingFiles
     from pls_pipelines.resources.warehouse import Warehouse
@@ -168,18 +139,9 @@ def step_incremental(data: Path) -> dict:
     started = time.monotonic()
     report = load_usage_events(wh, LandingFiles(data / "landing"), catalog, day, day, datetime(2026, 11, 24))
     ingest_seconds = time.monotonic() - started
-    activity = user_daily_activity_table(sa.MetaData(), catalog)
-    events, _ = usage_event_tables(sa.MetaData())
-    params = {"start": day, "end": day}
-    wh.run_in_transaction(
-        [
-            (delete_window(activity, "activity_date"), params),
-            (user_daily_activity_insert(events, activity, catalog), params),
-        ]
-    )
+    refresh_user_days(wh, catalog, day, day)
     user_days_seconds = time.monotonic() - started - ingest_seconds
-    windows = wh.read_sql(account_window_query(activity, account_map_table(sa.MetaData()), catalog), window_bounds(day))
-    frame = pd.DataFrame(windows)
+    windows = account_windows(wh, catalog, day)
     return {
         "seconds": time.monotonic() - started,
         "ingest_seconds": ingest_seconds,
@@ -188,7 +150,7 @@ def step_incremental(data: Path) -> dict:
         "day_events": report.read,
         "accepted": report.accepted,
         "history_events": history,
-        "accounts": len(frame),
+        "accounts": len(windows),
         "peak_rss_mb": _peak_rss_mb(),
     }
 

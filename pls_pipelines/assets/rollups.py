@@ -3,6 +3,7 @@
 from datetime import date, datetime
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 
 from pls_pipelines.assets.common import (
@@ -57,6 +58,29 @@ def latest_activity_date(wh: Warehouse) -> date:
     return as_of.date() if isinstance(as_of, datetime) else as_of
 
 
+def refresh_user_days(wh: Warehouse, catalog: EventCatalog, start: date, end: date) -> int:
+    """Replace [start, end] of user_daily_activity from usage_events in one transaction; user-days written."""
+    activity = _activity_table(wh, catalog)
+    events, _ = usage_event_tables(sa.MetaData())
+    params = {"start": start, "end": end}
+    wh.run_in_transaction(
+        [
+            (delete_window(activity, "activity_date"), params),
+            (user_daily_activity_insert(events, activity, catalog), params),
+        ]
+    )
+    return wh.scalar(
+        f'SELECT COUNT(*) FROM "{USER_DAILY_ACTIVITY}" WHERE activity_date BETWEEN :start AND :end', params
+    )
+
+
+def account_windows(wh: Warehouse, catalog: EventCatalog, as_of: date) -> pd.DataFrame:
+    """Per-account rolling windows ending at `as_of`, aggregated in the warehouse from user-days."""
+    metadata = sa.MetaData()
+    query = account_window_query(user_daily_activity_table(metadata, catalog), account_map_table(metadata), catalog)
+    return wh.read_sql(query, window_bounds(as_of))
+
+
 @dg.asset(
     group_name=ROLLUPS,
     partitions_def=daily_partitions,
@@ -74,19 +98,7 @@ def user_daily_activity(
     """
     start, end = partition_dates(context)
     wh = warehouse.get_warehouse()
-    catalog = rules.catalog()
-    activity = _activity_table(wh, catalog)
-    events, _ = usage_event_tables(sa.MetaData())
-    params = {"start": start, "end": end}
-    wh.run_in_transaction(
-        [
-            (delete_window(activity, "activity_date"), params),
-            (user_daily_activity_insert(events, activity, catalog), params),
-        ]
-    )
-    rows = wh.scalar(
-        f'SELECT COUNT(*) FROM "{USER_DAILY_ACTIVITY}" WHERE activity_date BETWEEN :start AND :end', params
-    )
+    rows = refresh_user_days(wh, rules.catalog(), start, end)
     context.log.info(f"user_daily_activity {start}..{end}: {rows:,} user-days")
     schema_frame = wh.read_sql(f'SELECT * FROM "{USER_DAILY_ACTIVITY}" WHERE 1 = 0')  # types for metadata
     return dg.MaterializeResult(
@@ -125,11 +137,7 @@ def account_usage_rollup(
     wh = warehouse.get_warehouse()
     catalog = rules.catalog()
     as_of = latest_activity_date(wh)
-    metadata = sa.MetaData()
-    query = account_window_query(
-        user_daily_activity_table(metadata, catalog), account_map_table(metadata), catalog
-    )
-    windows = wh.read_sql(query, window_bounds(as_of))
+    windows = account_windows(wh, catalog, as_of)
     features = build_account_features(
         windows,
         wh.read_table("account_map"),
