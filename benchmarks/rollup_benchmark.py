@@ -96,10 +96,13 @@ def step_raw(data: Path) -> dict:
     """The hand-written baseline: one pass over the events, straight to per-account windows."""
     import duckdb
 
+    from pls_pipelines.lib.rollup_sql import window_bounds
+
     con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True, config={"memory_limit": MEMORY_LIMIT})
     as_of = END_DAY
-    d = {n: (as_of - timedelta(days=n - 1)).isoformat() for n in (1, 7, 28)}
-    p7, p28 = (as_of - timedelta(days=13)).isoformat(), (as_of - timedelta(days=55)).isoformat()
+    bounds = window_bounds(as_of)  # the same window edges as the project's rollup
+    d = {n: bounds[f"d{n}"].isoformat() for n in (1, 7, 28)}
+    p7, p28 = bounds["prior7_start"].isoformat(), bounds["prior28_start"].isoformat()
     started = time.monotonic()
     rows = con.execute(
         f"""

@@ -105,9 +105,20 @@ def usage_events_reject_rate(warehouse: WarehouseResource) -> dg.AssetCheckResul
     """The reject rate of the newest loaded day, by reason: a tracking change that breaks events shows up the
     morning after, not weeks later as a mysteriously low score."""
     wh = warehouse.get_warehouse()
-    accepted = wh.read_sql(f"SELECT event_date, COUNT(*) AS n FROM {USAGE_EVENTS} GROUP BY event_date")
+    # Only the newest day is counted: grouping the whole history by day would scan every event, every run.
+    newest = {
+        "day": wh.scalar(
+            f"SELECT MAX(d) FROM (SELECT MAX(event_date) AS d FROM {USAGE_EVENTS} "
+            f"UNION ALL SELECT MAX(event_date) FROM {USAGE_EVENTS_REJECTED}) newest"
+        )
+    }
+    accepted = wh.read_sql(
+        f"SELECT event_date, COUNT(*) AS n FROM {USAGE_EVENTS} WHERE event_date = :day GROUP BY event_date", newest
+    )
     rejected = wh.read_sql(
-        f"SELECT event_date, reason, COUNT(*) AS n FROM {USAGE_EVENTS_REJECTED} GROUP BY event_date, reason"
+        f"SELECT event_date, reason, COUNT(*) AS n FROM {USAGE_EVENTS_REJECTED} WHERE event_date = :day "
+        "GROUP BY event_date, reason",
+        newest,
     )
     summary = reject_rate_summary(accepted, rejected, newest_days=1)
     return dg.AssetCheckResult(

@@ -66,14 +66,13 @@ _DOC_FIELDS = (
 
 # Properties (Segment: traits for identify/group) as a JSON object whatever they arrived as: an object, JSON
 # text in a CSV/Parquet column, nothing (-> {}), or a bare value (-> {"value": ...}).
-_RAW_PROPERTIES = "CASE WHEN lower(j.type) IN ('identify', 'group') THEN j.traits ELSE j.properties END"
-_PROPERTIES_OBJECT = f"""
-    CASE WHEN {_RAW_PROPERTIES} IS NULL OR json_type({_RAW_PROPERTIES}) = 'NULL' THEN json_object()
-         WHEN json_type({_RAW_PROPERTIES}) = 'OBJECT' THEN {_RAW_PROPERTIES}
-         WHEN json_type({_RAW_PROPERTIES}) = 'VARCHAR' AND json_valid({_RAW_PROPERTIES}->>'$')
-              AND json_type(CASE WHEN json_valid({_RAW_PROPERTIES}->>'$') THEN {_RAW_PROPERTIES}->>'$' END) = 'OBJECT'
-              THEN CAST({_RAW_PROPERTIES}->>'$' AS JSON)
-         ELSE json_object('value', {_RAW_PROPERTIES}) END"""
+_PROPERTIES_OBJECT = """
+    CASE WHEN raw_props IS NULL OR json_type(raw_props) = 'NULL' THEN json_object()
+         WHEN json_type(raw_props) = 'OBJECT' THEN raw_props
+         WHEN json_type(raw_props) = 'VARCHAR' AND json_valid(raw_props->>'$')
+              AND json_type(CASE WHEN json_valid(raw_props->>'$') THEN raw_props->>'$' END) = 'OBJECT'
+              THEN CAST(raw_props->>'$' AS JSON)
+         ELSE json_object('value', raw_props) END"""
 
 
 def _fields_from_doc(catalog: EventCatalog) -> str:
@@ -107,15 +106,18 @@ def extract_staged_sql(documents_sql: str, catalog: EventCatalog) -> str:
     return f"""
     SELECT {_fields_from_doc(catalog)}
     FROM (
-        SELECT *,
-            lower(j.type) AS call_type,
-            coalesce(j.occurred_at, j.timestamp, j.originalTimestamp) AS ts,
-            {_PROPERTIES_OBJECT} AS props
+        SELECT *, {_PROPERTIES_OBJECT} AS props
         FROM (
-            SELECT *, CASE WHEN json_type(doc) = 'OBJECT' THEN json_transform(doc, '{_DOC_FIELDS}') END AS j
-            FROM ({documents_sql}) documents
-        ) parsed
-    ) fields
+            SELECT *,
+                lower(j.type) AS call_type,
+                coalesce(j.occurred_at, j.timestamp, j.originalTimestamp) AS ts,
+                CASE WHEN lower(j.type) IN ('identify', 'group') THEN j.traits ELSE j.properties END AS raw_props
+            FROM (
+                SELECT *, CASE WHEN json_type(doc) = 'OBJECT' THEN json_transform(doc, '{_DOC_FIELDS}') END AS j
+                FROM ({documents_sql}) documents
+            ) parsed
+        ) fields
+    ) normalized
     """
 
 
