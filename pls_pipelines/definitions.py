@@ -11,14 +11,14 @@ import os
 
 import dagster as dg
 
-from pls_pipelines.assets import buyers, crm_sync, identity, ingest, rollups, routing, scoring
+from pls_pipelines.assets import buyers, crm_sync, identity, ingest, rollups, routing, scoring, validation
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 from pls_pipelines.settings import load_settings
 
-ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync]
+ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync, validation]
 
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)

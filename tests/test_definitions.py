@@ -15,6 +15,9 @@ EXPECTED_GROUPS = {
     "user_daily_activity": "rollups",
     "account_usage_rollup": "rollups",
     "pqa_scores": "scoring",
+    "pqa_score_components": "scoring",
+    "pqa_score_history": "scoring",
+    "score_validation": "metrics",
     "buyer_candidates": "buyers",
     "account_buyers": "buyers",
     "account_routing": "routing",
@@ -34,6 +37,7 @@ def test_assets_groups_and_owners():
         assert spec.description and len(spec.description) > 80, f"{key} needs a business description"
     assert graph.get(dg.AssetKey("usage_events")).partitions_def is not None
     assert graph.get(dg.AssetKey("user_daily_activity")).partitions_def is not None
+    assert graph.get(dg.AssetKey("pqa_score_history")).partitions_def is not None  # one snapshot per day
 
 
 def test_lineage_runs_from_ingest_to_the_crm():

@@ -12,6 +12,7 @@ from pls_pipelines.lib.rollup_sql import (
     user_window_query,
     window_bounds,
 )
+from pls_pipelines.lib.scoring import primary_scores
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 
@@ -43,7 +44,9 @@ def buyer_candidates(
         wh.read_table("crm_contacts"),
     )
     personas = identify_personas(people, rules.personas())
-    scores = wh.read_table("pqa_scores", ["account_id", "is_pqa"])
+    # PQAs by the primary models only: a comparison model (worked_example) must not make PQLs
+    scores = primary_scores(wh.read_table("pqa_scores", ["account_id", "model", "is_pqa"]),
+                            rules.scoring().primary_models)
     personas["is_pql"] = flag_pqls(personas, set(scores.loc[scores["is_pqa"].astype(bool), "account_id"]))
     wh.replace_table("buyer_candidates", personas)
 

@@ -69,12 +69,14 @@ def table_metadata(
     *,
     preview_rows: int = 0,
     column_lineage: dg.TableColumnLineage | None = None,
+    descriptions: Mapping[str, str] | None = None,
     **extra: object,
 ) -> dict[str, object]:
-    """Row count, column schema, optional lineage and an email-masked preview for a table an asset wrote."""
+    """Row count, column schema (with column descriptions when given), optional lineage and an email-masked
+    preview for a table an asset wrote."""
     metadata: dict[str, object] = {
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
-        "dagster/column_schema": column_schema(frame),
+        "dagster/column_schema": column_schema(frame, descriptions),
     }
     if column_lineage is not None:
         metadata["dagster/column_lineage"] = column_lineage

@@ -1,5 +1,6 @@
 """Rollups: events -> user-days (incremental per day) -> account rolling windows, computed in the warehouse."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import dagster as dg
@@ -17,6 +18,7 @@ from pls_pipelines.assets.common import (
 from pls_pipelines.lib.accounts import build_account_features
 from pls_pipelines.lib.event_catalog import EventCatalog
 from pls_pipelines.lib.events import usage_event_tables
+from pls_pipelines.lib.feature_columns import feature_descriptions
 from pls_pipelines.lib.rollup_sql import (
     USER_DAILY_ACTIVITY,
     account_map_table,
@@ -26,7 +28,7 @@ from pls_pipelines.lib.rollup_sql import (
     user_daily_activity_table,
     window_bounds,
 )
-from pls_pipelines.lib.segments import assign_segments
+from pls_pipelines.lib.segments import SegmentThresholds, assign_segments
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource
 
@@ -79,6 +81,41 @@ def account_windows(wh: Warehouse, catalog: EventCatalog, as_of: date) -> pd.Dat
     metadata = sa.MetaData()
     query = account_window_query(user_daily_activity_table(metadata, catalog), account_map_table(metadata), catalog)
     return wh.read_sql(query, window_bounds(as_of))
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """Who the accounts are (identity and CRM), read once and reused for every day features are built for."""
+
+    account_map: pd.DataFrame
+    workspaces: pd.DataFrame
+    companies: pd.DataFrame
+    deals: pd.DataFrame
+
+    @classmethod
+    def read(cls, wh: Warehouse) -> "AccountFacts":
+        return cls(
+            wh.read_table("account_map"),
+            wh.read_table("product_workspaces", ["workspace_id", "name"]),
+            wh.read_table("crm_companies"),
+            wh.read_table("crm_deals", ["deal_id", "company_id", "stage", "close_date"]),
+        )
+
+
+def account_features_as_of(
+    wh: Warehouse, facts: AccountFacts, catalog: EventCatalog, segments: SegmentThresholds, as_of: date
+) -> pd.DataFrame:
+    """The account features table as it looked at the end of `as_of`: usage windows ending that day, and paying
+    customers by the deals won by then. The current table, the score history and backtests all come from here,
+    so a score of any day is computed the same way."""
+    features = build_account_features(
+        account_windows(wh, catalog, as_of), facts.account_map, facts.workspaces, facts.companies, facts.deals,
+        catalog, as_of,
+    )
+    features.insert(
+        features.columns.get_loc("employee_count") + 1, "segment", assign_segments(features["employee_count"], segments)
+    )
+    return features
 
 
 @dg.asset(
@@ -135,23 +172,8 @@ def account_usage_rollup(
     Aggregated in the warehouse from user-days, never from raw events.
     """
     wh = warehouse.get_warehouse()
-    catalog = rules.catalog()
     as_of = latest_activity_date(wh)
-    windows = account_windows(wh, catalog, as_of)
-    features = build_account_features(
-        windows,
-        wh.read_table("account_map"),
-        wh.read_table("product_workspaces", ["workspace_id", "name"]),
-        wh.read_table("crm_companies"),
-        wh.read_table("crm_deals", ["deal_id", "company_id", "stage"]),
-        catalog,
-        as_of,
-    )
-    features.insert(
-        features.columns.get_loc("employee_count") + 1,
-        "segment",
-        assign_segments(features["employee_count"], rules.routing().segments),
-    )
+    features = account_features_as_of(wh, AccountFacts.read(wh), rules.catalog(), rules.routing().segments, as_of)
     wh.replace_table(ACCOUNT_USAGE_ROLLUP, features)
     active = int((features["active_users_28d"] > 0).sum())
     context.log.info(f"{len(features):,} accounts as of {as_of}; {active:,} active in the last 28 days")
@@ -159,6 +181,7 @@ def account_usage_rollup(
         metadata=table_metadata(
             features,
             preview_rows=5,
+            descriptions=feature_descriptions(),
             column_lineage=lineage(
                 {
                     "active_users_28d": [("user_daily_activity", "user_id")],

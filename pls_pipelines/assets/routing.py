@@ -3,8 +3,8 @@
 import dagster as dg
 
 from pls_pipelines.assets.common import FRESHNESS_26H, REVOPS_TEAM, lineage, table_metadata
-from pls_pipelines.lib.accounts import primary_scores
 from pls_pipelines.lib.routing import route_accounts
+from pls_pipelines.lib.scoring import primary_scores
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 
@@ -44,7 +44,7 @@ def account_routing(
     """
     wh = warehouse.get_warehouse()
     features = wh.read_table("account_usage_rollup")
-    scores = primary_scores(wh.read_table("pqa_scores", SCORE_COLUMNS))
+    scores = primary_scores(wh.read_table("pqa_scores", SCORE_COLUMNS), rules.scoring().primary_models)
     buyers = wh.read_table("account_buyers", BUYER_COLUMNS)
     accounts = features.merge(scores, on="account_id", how="left").merge(buyers, on="account_id", how="left")
     for flag in ("is_pqa", "buyer_present", "champion_present", "economic_buyer_is_user"):

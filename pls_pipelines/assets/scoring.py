@@ -1,58 +1,113 @@
-"""Scoring: PQA scores from the YAML models, with components, tier and reasons for every account."""
+"""Scoring: PQA scores from the YAML models (with components, tier and reasons), and their daily history."""
+
+from datetime import timedelta
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
 
-from pls_pipelines.assets.common import FRESHNESS_26H, REVOPS_TEAM, lineage, table_metadata
-from pls_pipelines.lib.scoring import score_all_models
+from pls_pipelines.assets.common import (
+    FRESHNESS_26H,
+    REVOPS_TEAM,
+    daily_partitions,
+    lineage,
+    partition_dates,
+    single_run_backfill,
+    table_metadata,
+)
+from pls_pipelines.assets.rollups import AccountFacts, account_features_as_of
+from pls_pipelines.lib.progress import Progress
+from pls_pipelines.lib.score_history import SCORE_HISTORY, score_history_table, snapshot
+from pls_pipelines.lib.scoring import combine_components, combine_scores, score_all
+from pls_pipelines.lib.scoring_config import ScoringConfig
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 
 PQA_SCORES = "pqa_scores"
+PQA_SCORE_COMPONENTS = "pqa_score_components"
+SCORING = "scoring"
+
+SCORE_DESCRIPTIONS = {
+    "account_id": "The account (CRM company id or ws:<workspace id>)",
+    "model": "Scoring model (config/scoring_models.yaml): pqa, expansion, churn_risk, worked_example",
+    "model_version": "Hash of the model's rules: changes when a rule changes",
+    "segment": "Segment whose overrides (if any) the account was scored with",
+    "score": "1-100",
+    "tier": "The model's tier for the score (sales / success / self_serve for pqa and expansion)",
+    "is_pqa": "Score at or above the model's PQA threshold (for churn_risk: at risk)",
+    "reasons": "Top drivers in plain words with the points they moved, for the CRM",
+}
 
 
-@dg.asset(
-    group_name="scoring",
-    deps=["account_usage_rollup"],
-    kinds={"python", "pandas"},
-    owners=[REVOPS_TEAM],
-    freshness_policy=FRESHNESS_26H,
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            PQA_SCORES,
+            group_name=SCORING,
+            deps=["account_usage_rollup"],
+            kinds={"python", "pandas"},
+            owners=[REVOPS_TEAM],
+            freshness_policy=FRESHNESS_26H,
+            description="How ready each account is for a sales conversation: a 1-100 score per scoring model "
+            "(config/scoring_models.yaml, owned by RevOps), the tier (80+ sales, 60-79 success white-glove, "
+            "below 60 self-serve by default; other thresholds per segment where the model says so) and the top "
+            "reasons in plain words. Every row carries the model version (a hash of the rules), so a change of "
+            "rules is visible in history and in the CRM.",
+        ),
+        dg.AssetSpec(
+            PQA_SCORE_COMPONENTS,
+            group_name=SCORING,
+            deps=["account_usage_rollup"],
+            kinds={"python", "pandas"},
+            owners=[REVOPS_TEAM],
+            description="Why each account scored what it did: per account, model and component the input "
+            "value, the 0-100 points it earned, the weight it was scored with and the points it contributed. "
+            "`pls explain <account>` prints it; analysts can sum it back to the score.",
+        ),
+    ],
 )
 def pqa_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource):
-    """How ready each account is for a sales conversation: a 1-100 score per scoring model (config/
-    scoring_models.yaml, owned by RevOps), its components, the tier (80+ sales, 60-79 success white-glove,
-    below 60 self-serve by default) and the top reasons in plain words. Every row carries the model version
-    (a hash of the rules), so a change of rules is visible in history and in the CRM.
-    """
     wh = warehouse.get_warehouse()
     config = rules.scoring()
     features = wh.read_table("account_usage_rollup")
-    scores = score_all_models(features, config)
+    results = score_all(features, config)
+    scores = combine_scores(results)
     scores = scores.merge(features[["account_id", "account_name", "as_of_date"]], on="account_id", how="left")
+    components = combine_components(results)
     wh.replace_table(PQA_SCORES, scores)
+    wh.replace_table(PQA_SCORE_COMPONENTS, components)
 
     tier_counts = {
         model: group["tier"].value_counts().to_dict() for model, group in scores.groupby("model", sort=True)
     }
-    versions = scores.groupby("model")["model_version"].first().to_dict()
+    versions = {result.model.name: result.model.version for result in results}
     context.log.info(f"scored {scores['account_id'].nunique():,} accounts; tiers by model: {tier_counts}")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=PQA_SCORES,
         metadata=table_metadata(
             scores,
             preview_rows=10,
+            descriptions=SCORE_DESCRIPTIONS,
             column_lineage=lineage(
                 {
                     "score": [("account_usage_rollup", c) for c in _feature_columns(config)],
                     "account_id": [("account_usage_rollup", "account_id")],
+                    "segment": [("account_usage_rollup", "segment")],
                 }
             ),
             tiers_by_model=dg.MetadataValue.json(tier_counts),
             model_versions=dg.MetadataValue.json(versions),
-            pqa_accounts=int(scores["is_pqa"].sum()),
-        )
+            primary_models=", ".join(config.primary_models),
+            pqa_accounts=int(scores.loc[scores["model"] == config.primary_models[0], "is_pqa"].sum()),
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key=PQA_SCORE_COMPONENTS,
+        metadata=table_metadata(components, model_versions=dg.MetadataValue.json(versions)),
     )
 
 
-def _feature_columns(config) -> list[str]:
+def _feature_columns(config: ScoringConfig) -> list[str]:
     return sorted({col for m in config.models.values() for c in m.components for col in c.columns})
 
 
@@ -78,4 +133,51 @@ def pqa_scores_valid(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "score_min": int(scores["score"].min()) if len(scores) else 0,
             "score_max": int(scores["score"].max()) if len(scores) else 0,
         },
+    )
+
+
+@dg.asset(
+    group_name=SCORING,
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    deps=["user_daily_activity", "account_map", "product_workspaces", "crm_companies", "crm_deals"],
+    kinds={"sql", "pandas"},
+    owners=[REVOPS_TEAM],
+)
+def pqa_score_history(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource
+) -> dg.MaterializeResult:
+    """Every account's score, tier, reasons and model version as they stood at the end of each day: the
+    features of that day (usage windows ending then, paying customers by the deals won by then) scored with
+    the current rules. From it come when an account became a PQA, time to PQA, tier moves, PQAs created per
+    month, and the point-in-time scores `score_validation` checks against later wins. Re-running a day (or
+    backfilling a range) replaces exactly those days.
+    """
+    start, end = partition_dates(context)
+    wh = warehouse.get_warehouse()
+    config, catalog, segments = rules.scoring(), rules.catalog(), rules.routing().segments
+    facts = AccountFacts.read(wh)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    progress = Progress(len(days), "pqa_score_history", "days", context.log.info)
+    snapshots = []
+    for day in days:
+        scores = combine_scores(score_all(account_features_as_of(wh, facts, catalog, segments, day), config))
+        snapshots.append(snapshot(scores, day))
+        progress.advance(items=len(scores))
+    history = pd.concat(snapshots, ignore_index=True)
+    table = score_history_table(sa.MetaData())
+    wh.ensure_tables([table])
+    wh.replace_window(SCORE_HISTORY, history, "snapshot_date", start, end)
+
+    primary = history[history["model"] == config.primary_models[0]]
+    pqas_by_day = primary.groupby("snapshot_date")["is_pqa"].sum()
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(history.head(0), descriptions={**SCORE_DESCRIPTIONS,
+                                                            "snapshot_date": "The day the scores stood"}),
+            "dagster/row_count": dg.MetadataValue.int(len(history)),
+            "window": f"{start} .. {end}",
+            "days": len(days),
+            f"{config.primary_models[0]}_pqas_last_day": int(pqas_by_day.iloc[-1]) if len(pqas_by_day) else 0,
+        }
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from pls_pipelines.lib.event_catalog import EventCatalog
@@ -36,11 +35,31 @@ COUNT_COLUMNS = [
 ]
 
 
-def paying_company_ids(companies: pd.DataFrame, deals: pd.DataFrame) -> set[str]:
-    """Companies with a won deal or marked as customers in the CRM: they get expansion/churn plays."""
-    won = set(deals.loc[deals["stage"] == WON_STAGE, "company_id"].dropna().astype(str))
+def paying_company_ids(companies: pd.DataFrame, deals: pd.DataFrame, as_of: date | None = None) -> set[str]:
+    """Companies paying on `as_of` (today when None): they get expansion/churn plays instead of a PQA score.
+
+    A company paid on a day when it had a deal won on or before it. A company the CRM marks as a customer with
+    no won deal at all (billing without a deal record) has no date to go by and counts as paying throughout.
+    Scoring a past day (history, backtests) must not see a deal won later: that account was still a
+    prospect then, and its later win is exactly what a backtest checks the score against.
+    """
+    won_deals = deals[deals["stage"] == WON_STAGE]
+    ever_won = set(won_deals["company_id"].dropna().astype(str))
+    if as_of is not None and "close_date" in won_deals.columns:
+        closed = pd.to_datetime(won_deals["close_date"], errors="coerce").dt.date
+        won_deals = won_deals[closed.notna() & (closed <= as_of)]
+    won = set(won_deals["company_id"].dropna().astype(str))
     marked = set(companies.loc[companies["lifecycle_stage"] == "customer", "company_id"].astype(str))
-    return won | marked
+    return won | (marked - ever_won)
+
+
+def won_between(deals: pd.DataFrame, after: date, until: date) -> set[str]:
+    """Companies with a deal closed-won after `after` and on or before `until`: the outcome a score given on
+    `after` is checked against (did the account buy within the following days?)."""
+    won = deals[deals["stage"] == WON_STAGE]
+    closed = pd.to_datetime(won["close_date"], errors="coerce").dt.date
+    in_window = closed.notna() & (closed > after) & (closed <= until)
+    return set(won.loc[in_window, "company_id"].dropna().astype(str))
 
 
 def build_account_features(
@@ -76,7 +95,7 @@ def build_account_features(
     frame["domain"] = frame["domain"].fillna(frame["proposed_domain"])
     frame["is_crm_matched"] = frame["crm_company_id"].notna()
     frame["is_consolidation"] = frame["is_consolidation"].astype(bool)
-    frame["is_customer"] = frame["crm_company_id"].isin(paying_company_ids(companies, deals))
+    frame["is_customer"] = frame["crm_company_id"].isin(paying_company_ids(companies, deals, as_of))
     frame["employee_count"] = pd.to_numeric(frame["employee_count"], errors="coerce").astype("Int64")
 
     frame = frame.merge(windows, on="account_id", how="left")
@@ -90,13 +109,16 @@ def build_account_features(
     frame["core_features_used_28d"] = frame[core].sum(axis=1) if core else 0
     frame["advanced_features_used_28d"] = frame[advanced].sum(axis=1) if advanced else 0
     frame["features_used_28d"] = frame["core_features_used_28d"] + frame["advanced_features_used_28d"]
-    prior = frame["events_prior_7d"].astype(float)
-    frame["velocity_7d"] = np.where(prior > 0, (frame["events_7d"] - prior) / prior.where(prior > 0), np.nan)
-    frame["velocity_7d"] = frame["velocity_7d"].round(4)
-    last_active = pd.to_datetime(frame.get("last_active_date"), errors="coerce")
-    frame["days_since_last_active"] = (
-        (pd.Timestamp(as_of) - last_active).dt.days.astype("Int64") if last_active is not None else pd.NA
-    )
+    frame["velocity_7d"] = relative_change(frame["events_7d"], frame["events_prior_7d"])
+    frame["usage_trend_28d"] = relative_change(frame["events_28d"], frame["events_prior_28d"])
+    frame["active_user_trend_28d"] = relative_change(frame["active_users_28d"], frame["active_users_prior_28d"])
+    for days_since, last_date in (
+        ("days_since_last_active", "last_active_date"),
+        ("days_since_last_invite", "last_invite_date"),
+        ("days_since_last_enterprise_page_view", "last_enterprise_page_view_date"),
+    ):
+        last = pd.to_datetime(frame[last_date], errors="coerce") if last_date in frame else None
+        frame[days_since] = (pd.Timestamp(as_of) - last).dt.days.astype("Int64") if last is not None else pd.NA
     frame["as_of_date"] = as_of
 
     ordered = [
@@ -117,15 +139,18 @@ def build_account_features(
         "core_features_used_28d",
         "advanced_features_used_28d",
         "velocity_7d",
+        "usage_trend_28d",
+        "active_user_trend_28d",
         "days_since_last_active",
+        "days_since_last_invite",
+        "days_since_last_enterprise_page_view",
         "as_of_date",
     ]
     return frame[ordered].sort_values("account_id").reset_index(drop=True)
 
 
-def primary_scores(scores: pd.DataFrame, preferred_model: str = "pqa") -> pd.DataFrame:
-    """One score row per account for routing and the CRM: the preferred model's where it applies (prospects),
-    else the first other model that scored the account (e.g. an expansion model for paying customers)."""
-    ranked = scores.assign(_rank=(scores["model"] != preferred_model).astype(int))
-    ranked = ranked.sort_values(["account_id", "_rank", "model"])
-    return ranked.drop_duplicates("account_id").drop(columns="_rank").reset_index(drop=True)
+def relative_change(now: pd.Series, before: pd.Series) -> pd.Series:
+    """(now - before) / before, rounded to 4 places; NaN when there is nothing before to compare with."""
+    prior = pd.to_numeric(before, errors="coerce").astype(float)
+    change = (pd.to_numeric(now, errors="coerce").astype(float) - prior) / prior.where(prior > 0)
+    return change.round(4)

@@ -117,6 +117,9 @@ def _window_measures(a: sa.Table, catalog: EventCatalog, group_user: bool) -> li
         total("enterprise_page_views", in_window[28]).label("enterprise_page_views_28d"),
         total("pricing_page_views", in_window[28]).label("pricing_page_views_28d"),
         sa.func.max(day).label("last_active_date"),
+        # within the 56 days read; time decay of the invite and evaluation-page signals counts from these
+        sa.func.max(day).filter(a.c.invites > 0).label("last_invite_date"),
+        sa.func.max(day).filter(a.c.enterprise_page_views > 0).label("last_enterprise_page_view_date"),
     ]
     if not group_user:
         measures += [

@@ -1,17 +1,23 @@
 """Score the account features table with the YAML scoring models: score, tier, PQA flag, components, reasons.
 
-Everything a seller sees in the CRM comes from here, so each row carries its own explanation: the points
-every component earned (`components`, JSON) and the few that moved the score most in plain words
-(`reasons`). The arithmetic is vectorised over the whole table (numpy, one column per component); only the
-reason strings are built per account, and only for the components that made it into the reasons.
+Everything a seller sees in the CRM comes from here, so each row carries its own explanation: the points every
+component earned (kept as arrays, written as the long `pqa_score_components` table) and the few that moved the
+score most in plain words (`reasons`).
 
-Rounding is defined once: the score is the weighted sum rounded half up (79.5 -> 80), the tier comes from
-that rounded score, and the contribution quoted in a reason is weight x points rounded the same way.
+Built for a million accounts in seconds: the arithmetic is numpy over whole columns (accounts x components),
+and the reason texts are assembled with Arrow string kernels - each distinct number is formatted once ("9
+active users" is written once, not once per account with nine users), then pieces are concatenated column-wise.
+Python touches a single account only when its reasons overflow the CRM field and must be cut between reasons.
+
+Rounding is defined once: the score is the weighted sum rounded half up (79.5 -> 80), the tier comes from that
+rounded score, and the contribution quoted in a reason is weight x points rounded the same way.
 """
 
 from __future__ import annotations
 
-import json
+import string
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -29,10 +35,11 @@ from pls_pipelines.lib.scoring_config import (
     ScoringConfig,
     ScoringModel,
     Tier,
-    render_reason,
+    format_reason_field,
 )
 
-SCORE_COLUMNS = ["account_id", "model", "model_version", "score", "tier", "is_pqa", "components", "reasons"]
+SCORE_COLUMNS = ["account_id", "model", "model_version", "segment", "score", "tier", "is_pqa", "reasons"]
+COMPONENT_COLUMNS = ["account_id", "model", "component", "value", "points", "weight", "contribution"]
 REASON_SEPARATOR = "; "
 NO_SIGNAL_REASON = "no signal earned points yet"
 # Float sums land just below a half (0.7 * 85 = 59.49999999999999); they must round as the 59.5 RevOps meant.
@@ -49,7 +56,42 @@ def required_columns(model: ScoringModel) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def score_accounts(
+@dataclass(frozen=True)
+class ModelScores:
+    """One model's scores, and the component arithmetic behind them (accounts x components, name order)."""
+
+    model: ScoringModel
+    scores: pd.DataFrame  # SCORE_COLUMNS, one row per account the model applies to, sorted by account_id
+    components: tuple[ScoringComponent, ...]
+    values: np.ndarray  # the component's input value (NaN = no data)
+    points: np.ndarray  # 0-100 after scaling and decay
+    weights: np.ndarray  # the weight each account was scored with (its segment's), signed: penalties < 0
+
+    @cached_property
+    def contributions(self) -> np.ndarray:
+        return self.points * self.weights
+
+    def points_table(self) -> pd.DataFrame:
+        """account_id plus one column of 0-100 points per component: the input of backtests and `pls fit`."""
+        table = pd.DataFrame(self.points, columns=[c.name for c in self.components])
+        table.insert(0, "account_id", self.scores["account_id"].to_numpy())
+        return table
+
+    def component_table(self) -> pd.DataFrame:
+        """COMPONENT_COLUMNS, one row per account and component: what `pls explain` and analysts read."""
+        n, k = self.values.shape
+        return pd.DataFrame({
+            "account_id": np.repeat(self.scores["account_id"].to_numpy(), k),
+            "model": self.model.name,
+            "component": np.tile(np.array([c.name for c in self.components], dtype=object), n),
+            "value": self.values.ravel().round(4),
+            "points": self.points.ravel().round(2),
+            "weight": self.weights.ravel(),
+            "contribution": self.contributions.ravel().round(2),
+        }, columns=COMPONENT_COLUMNS)
+
+
+def score_model(
     features: pd.DataFrame,
     model: ScoringModel,
     *,
@@ -57,8 +99,8 @@ def score_accounts(
     max_negative_reasons: int = 1,
     max_missing_reasons: int = 1,
     reasons_max_chars: int = 500,
-) -> pd.DataFrame:
-    """Score every account the model applies to: one row each, in SCORE_COLUMNS order, sorted by account_id.
+) -> ModelScores:
+    """Score every account the model applies to, with the weights and thresholds of the account's segment.
 
     reasons: the top positive drivers and the main negative driver (penalties) that moved the score by at
     least a point, ordered by points moved, then the heaviest component the account had no data for; joined
@@ -73,36 +115,89 @@ def score_accounts(
     if reasons_max_chars < 1 or min(max_positive_reasons, max_negative_reasons, max_missing_reasons) < 0:
         raise ValueError("reasons_max_chars must be at least 1 and the max_*_reasons counts at least 0")
     frame = _applicable_accounts(features, model)
+    n = len(frame)
     # Components in name order: ties in the reasons break the same way whatever the order in the YAML,
     # so identical rules (one model version) always produce identical text.
-    components = sorted(model.components, key=lambda c: c.name)
-    values = np.stack([component_values(frame, c) for c in components], axis=1)  # accounts x components
-    known = np.isfinite(values)
-    points = np.stack([scale_points(c.scale, values[:, j]) for j, c in enumerate(components)], axis=1)
-    weights = np.array([c.weight * c.sign for c in components])
+    components = tuple(sorted(model.components, key=lambda c: c.name))
+    k = len(components)
+    values = np.empty((n, k))
+    points = np.empty((n, k))
+    for j, component in enumerate(components):
+        values[:, j] = component_values(frame, component)
+        points[:, j] = scale_points(component.scale, values[:, j], component.missing_points)
+        if component.decay:
+            points[:, j] *= decay_factors(_numbers(frame[component.decay.age]), component.decay.half_life_days)
+
+    segments = _segments(frame)
+    weights = np.tile(np.array([c.weight * c.sign for c in components]), (n, 1))
+    thresholds = np.full(n, model.pqa_threshold)
+    variants = [(model.tiers, np.ones(n, dtype=bool))]
+    for segment, rules in model.segments.items():
+        rows = segments == segment
+        if rows.any():
+            weights[rows] = [rules.weights[c.name] * c.sign for c in components]
+            thresholds[rows] = rules.pqa_threshold
+            variants.append((rules.tiers, rows))
+            variants[0][1][rows] = False
+
     contributions = points * weights
     scores = np.clip(round_half_away(contributions.sum(axis=1)), MIN_SCORE, MAX_SCORE).astype("int64")
-    reasons = _reasons(
-        frame, components, values, points, contributions, known,
-        max_positive_reasons, max_negative_reasons, max_missing_reasons, reasons_max_chars,
+    tiers = np.empty(n, dtype=object)
+    for variant_tiers, rows in variants:
+        tiers[rows] = assign_tiers(scores[rows], variant_tiers)
+    reasons = _Reasons(frame, components, values, points, contributions, weights).build(
+        max_positive_reasons, max_negative_reasons, max_missing_reasons, reasons_max_chars
     )
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
         "model": model.name,
         "model_version": model.version,
+        "segment": pd.array(segments, dtype="str"),
         "score": scores,
-        "tier": assign_tiers(scores, model.tiers),
-        "is_pqa": scores >= model.pqa_threshold,
-        "components": _components_json(components, values, points, contributions),
-        "reasons": reasons,
+        "tier": tiers,
+        "is_pqa": scores >= thresholds,
+        "reasons": reasons.to_pandas(),
     }, columns=SCORE_COLUMNS)
+    return ModelScores(model, table, components, values, points, weights)
+
+
+def score_accounts(features: pd.DataFrame, model: ScoringModel, **reason_options: int) -> pd.DataFrame:
+    """Just the scores table of `score_model`: SCORE_COLUMNS, one row per account, sorted by account_id."""
+    return score_model(features, model, **reason_options).scores
+
+
+def score_all(features: pd.DataFrame, config: ScoringConfig, **reason_options: int) -> list[ModelScores]:
+    """Every model over the accounts it applies to, in the file's order."""
+    return [score_model(features, model, **reason_options) for model in config.models.values()]
 
 
 def score_all_models(features: pd.DataFrame, config: ScoringConfig, **reason_options: int) -> pd.DataFrame:
-    """Every model over the accounts it applies to: one row per (account, model), sorted by both."""
-    frames = [score_accounts(features, model, **reason_options) for model in config.models.values()]
-    scores = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
+    """Every model's scores in one table: one row per (account, model), sorted by both."""
+    return combine_scores(score_all(features, config, **reason_options))
+
+
+def combine_scores(results: list[ModelScores]) -> pd.DataFrame:
+    frames = [r.scores for r in results if len(r.scores)]
+    if not frames:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    scores = pd.concat(frames, ignore_index=True)
     return scores.sort_values(["account_id", "model"], kind="stable").reset_index(drop=True)
+
+
+def combine_components(results: list[ModelScores]) -> pd.DataFrame:
+    frames = [r.component_table() for r in results if len(r.scores)]
+    if not frames:
+        return pd.DataFrame(columns=COMPONENT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def primary_scores(scores: pd.DataFrame, primary_models: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """One score row per account for routing, PQLs and the CRM: the first primary model that scored it (pqa
+    for prospects, expansion for paying customers); accounts only non-primary models scored are left out."""
+    rank = {name: i for i, name in enumerate(primary_models)}
+    ranked = scores[scores["model"].isin(list(rank))]
+    ranked = ranked.assign(_rank=ranked["model"].map(rank)).sort_values(["account_id", "_rank"], kind="stable")
+    return ranked.drop_duplicates("account_id").drop(columns="_rank").reset_index(drop=True)
 
 
 # --- the arithmetic ---------------------------------------------------------------------------------------
@@ -116,8 +211,8 @@ def component_values(frame: pd.DataFrame, component: ScoringComponent) -> np.nda
     return total
 
 
-def scale_points(scale: Scale, values: np.ndarray) -> np.ndarray:
-    """0-100 points per value; a missing (NaN) or infinite value earns 0."""
+def scale_points(scale: Scale, values: np.ndarray, missing_points: float = 0.0) -> np.ndarray:
+    """0-100 points per value; a missing (NaN) or infinite value earns `missing_points` (0 by default)."""
     known = np.isfinite(values)
     safe = np.where(known, values, 0.0)
     if scale.kind == "buckets":
@@ -131,7 +226,14 @@ def scale_points(scale: Scale, values: np.ndarray) -> np.ndarray:
         points = np.log1p(np.clip(safe, 0.0, None)) / np.log1p(scale.high) * 100.0
     else:
         raise ValueError(f"unknown scale kind {scale.kind!r}")
-    return np.where(known, np.clip(points, 0.0, 100.0), 0.0)
+    return np.where(known, np.clip(points, 0.0, 100.0), float(missing_points))
+
+
+def decay_factors(age_days: np.ndarray, half_life_days: float) -> np.ndarray:
+    """0.5 ** (age / half-life): 1 for a signal from today, 0.5 one half-life ago. An unknown age (the signal
+    never happened, so it earned no points anyway) and a negative one (clock skew) do not decay."""
+    age = np.where(np.isfinite(age_days), np.clip(age_days, 0.0, None), 0.0)
+    return np.power(0.5, age / half_life_days)
 
 
 def round_half_away(values: np.ndarray) -> np.ndarray:
@@ -152,100 +254,159 @@ def _numbers(column: pd.Series) -> np.ndarray:
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _segments(frame: pd.DataFrame) -> np.ndarray:
+    """Each account's segment (object array, None where unknown or the table has no segment column)."""
+    if "segment" not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    segments = frame["segment"].astype(object)
+    return segments.where(segments.notna(), None).to_numpy(dtype=object)
+
+
 def _applicable_accounts(features: pd.DataFrame, model: ScoringModel) -> pd.DataFrame:
-    frame = features
+    """The model's accounts (prospects, customers or all), only the columns it reads, sorted by account_id."""
+    columns = [*required_columns(model), *(["segment"] if "segment" in features.columns else [])]
+    frame = features[list(dict.fromkeys(columns))]
     if model.applies_to in (PROSPECTS, CUSTOMERS):
         # unknown (NA) counts as a prospect: nobody has recorded a payment
-        is_customer = features["is_customer"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        frame = features.loc[is_customer if model.applies_to == CUSTOMERS else ~is_customer]
-    frame = frame.sort_values("account_id", kind="stable").reset_index(drop=True)
-    duplicated = frame["account_id"].duplicated()
-    if duplicated.any():
-        examples = frame.loc[duplicated, "account_id"].head(3).tolist()
-        raise ValueError(f"the account features table has several rows for account_id {examples}: "
-                         "scoring needs one row per account")
+        is_customer = frame["is_customer"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        frame = frame[is_customer if model.applies_to == CUSTOMERS else ~is_customer]
+    ids = pa.array(frame["account_id"].astype(str).to_numpy(dtype=object), type=pa.string())
+    order = pc.sort_indices(ids).to_numpy()
+    frame = frame.iloc[order].reset_index(drop=True)
+    ids = ids.take(order)
+    if len(ids) > 1:
+        repeated = pc.equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+        if repeated.any():
+            examples = sorted(set(ids.take(np.flatnonzero(repeated)[:3]).to_pylist()))
+            raise ValueError(f"the account features table has several rows for account_id {examples}: "
+                             "scoring needs one row per account")
     return frame
 
 
-# --- explanations -----------------------------------------------------------------------------------------
+# --- reasons ----------------------------------------------------------------------------------------------
 
 
-def _components_json(components, values, points, contributions) -> np.ndarray:
-    """{"component": {"value", "points", "weight", "contribution"}} per account, built column-wise (Arrow)."""
+@dataclass
+class _Reasons:
+    """Assembles every account's reasons text column-wise (see the module docstring)."""
+
+    frame: pd.DataFrame
+    components: tuple[ScoringComponent, ...]
+    values: np.ndarray
+    points: np.ndarray
+    contributions: np.ndarray
+    weights: np.ndarray
+
+    def build(self, max_positive: int, max_negative: int, max_missing: int, max_chars: int) -> pa.Array:
+        n, k = self.values.shape
+        contributions = self.contributions
+        rounded = round_half_away(contributions)
+        positive, negative = rounded >= 1, rounded <= -1
+        chosen = (positive & (_rank(np.where(positive, -contributions, np.inf)) < max_positive)) | (
+            negative & (_rank(np.where(negative, contributions, np.inf)) < max_negative)
+        )
+        texts = [self._driver_texts(j, chosen[:, j], rounded[:, j]) for j in range(k)]
+        # chosen drivers by points moved, biggest first; unchosen cells are null and drop out of the join
+        order = np.argsort(np.where(chosen, -np.abs(contributions), np.inf), axis=1, kind="stable")
+        slots = [pc.choose(pa.array(order[:, s].astype(np.int16)), *texts) if k else pa.nulls(n, pa.string())
+                 for s in range(min(max_positive + max_negative, k))]
+        slots += self._missing_notes(max_missing)
+        if not slots:
+            return pa.array(np.full(n, NO_SIGNAL_REASON[:max_chars], dtype=object), type=pa.string())
+        joined = _join_present(slots, REASON_SEPARATOR)
+        joined = pc.if_else(pc.equal(joined, ""), NO_SIGNAL_REASON[:max_chars], joined)
+        too_long = pc.greater(pc.utf8_length(joined), max_chars)
+        rows = np.flatnonzero(too_long.to_numpy(zero_copy_only=False))
+        if not len(rows):
+            return joined
+        # rare: only here is one account's list handled in Python, to cut it between reasons
+        cut = [_join_within([p for p in (slot[i].as_py() for slot in slots) if p is not None], max_chars)
+               for i in rows]
+        return pc.replace_with_mask(joined, too_long, pa.array(cut, type=pa.string()))
+
+    def _driver_texts(self, j: int, chosen: np.ndarray, rounded: np.ndarray) -> pa.Array:
+        """Component j's reason for the chosen accounts, e.g. '9 active users in 28 days (+30)'; null elsewhere."""
+        rows = np.flatnonzero(chosen)
+        n = len(chosen)
+        if not len(rows):
+            return pa.nulls(n, pa.string())
+        component = self.components[j]
+        fields = {"value": self.values[rows, j], "points": self.points[rows, j]}
+        fields.update({column: _numbers(self.frame[column])[rows] for column in component.reason_columns})
+        text = _render_template(component.reason, fields)
+        unknown = ~np.isfinite(self.values[rows, j])
+        if unknown.any():  # points for "no value" (missing_points): say what is missing, not "nan days"
+            text = pc.if_else(pa.array(unknown), component.missing_reason, text)
+        moved = _format_each(rounded[rows], lambda r: f" ({int(r):+d})")
+        text = pc.binary_join_element_wise(text, moved, "")
+        # scatter into a full-length column: chosen rows get their text, the rest null
+        position = np.full(n, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        return pc.take(text, pa.array(position, mask=position < 0))
+
+    def _missing_notes(self, max_missing: int) -> list[pa.Array]:
+        """The heaviest positive components the account has no value for: they earned 0 and the CRM user should
+        know it is missing data, not a weak signal. One column per note slot, null where there is no note."""
+        n, k = self.values.shape
+        if not (max_missing and k):
+            return []
+        earns_nothing = np.array([c.missing_points == 0 for c in self.components])
+        lacking = ~np.isfinite(self.values) & (self.weights > 0) & earns_nothing
+        # heaviest first by this account's weights, then component name (the column order)
+        order = np.argsort(np.where(lacking, -self.weights, np.inf), axis=1, kind="stable")[:, :max_missing]
+        rows = np.arange(n)[:, None]
+        shown = lacking[rows, order]
+        most = round_half_away(self.weights[rows, order] * MAX_SCORE).astype(np.int64)
+        notes = []
+        for s in range(order.shape[1]):
+            key = order[:, s] * (MAX_SCORE + 1) + most[:, s]  # component and its points at stake
+            text = _format_each(key, lambda key: _missing_text(self.components[int(key) // (MAX_SCORE + 1)],
+                                                               int(key) % (MAX_SCORE + 1)))
+            notes.append(pc.if_else(pa.array(shown[:, s]), text, pa.scalar(None, pa.string())))
+        return notes
+
+
+def _render_template(template: str, fields: dict[str, np.ndarray]) -> pa.Array:
+    """A reason template rendered for every row: literal pieces plus each placeholder formatted per distinct
+    value (same format specs and singular|plural choice as `render_reason`)."""
     pieces: list = []
-    for j, component in enumerate(components):
-        pieces += [
-            ("{" if j == 0 else ", ") + json.dumps(component.name) + ': {"value": ',
-            _json_numbers(values[:, j], 4),
-            ', "points": ', _json_numbers(points[:, j], 2),
-            f', "weight": {json.dumps(component.weight)}, "contribution": ',
-            _json_numbers(contributions[:, j], 2),
-            "}",
-        ]
-    pieces[-1] += "}"
-    return pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
+    for literal, field, spec, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(pa.scalar(literal))
+        if field is not None:
+            pieces.append(_format_each(fields[field], lambda v, spec=spec: format_reason_field(v, spec or "")))
+    if not pieces:
+        return pa.array([""] * len(next(iter(fields.values()))))
+    if len(pieces) == 1 and isinstance(pieces[0], pa.Scalar):
+        return pa.array([pieces[0].as_py()] * len(next(iter(fields.values()))))
+    return pc.binary_join_element_wise(*pieces, "")
 
 
-def _json_numbers(values: np.ndarray, decimals: int) -> pa.Array:
-    """JSON number text; missing and infinite values are null. (+ 0.0 turns -0.0 into 0.0.)"""
-    rounded = pa.array(np.round(values, decimals) + 0.0, mask=~np.isfinite(values))
-    return pc.fill_null(pc.cast(rounded, pa.string()), "null")
+def _join_present(columns: list[pa.Array], separator: str) -> pa.Array:
+    """Row-wise join of the non-null cells with `separator` ("" where all are null).
+
+    Not pc.binary_join_element_wise(null_handling="skip"): in pyarrow 26 it drops rows whose cells are all
+    null from the output, shifting every later row. Here nulls become "" and each present cell after another
+    gets the separator in front, so the join itself sees no nulls.
+    """
+    pieces: list[pa.Array] = []
+    before = None  # a row already has text
+    for column in columns:
+        present = pc.is_valid(column)
+        text = pc.fill_null(column, "")
+        if before is not None:
+            glue = pc.if_else(pc.and_(present, before), separator, "")
+            text = pc.binary_join_element_wise(glue, text, "")
+        pieces.append(text)
+        before = present if before is None else pc.or_(before, present)
+    return pc.binary_join_element_wise(*pieces, "") if len(pieces) > 1 else pieces[0]
 
 
-def _reasons(
-    frame: pd.DataFrame,
-    components: list[ScoringComponent],
-    values: np.ndarray,
-    points: np.ndarray,
-    contributions: np.ndarray,
-    known: np.ndarray,
-    max_positive: int,
-    max_negative: int,
-    max_missing: int,
-    max_chars: int,
-) -> np.ndarray:
-    n, k = values.shape
-    rows = np.arange(n)[:, None]
-    rounded = round_half_away(contributions)
-    positive, negative = rounded >= 1, rounded <= -1
-    chosen = (positive & (_rank(np.where(positive, -contributions, np.inf)) < max_positive)) | (
-        negative & (_rank(np.where(negative, contributions, np.inf)) < max_negative)
-    )
-    texts = np.full((n, k), None, dtype=object)
-    for j, component in enumerate(components):
-        where = np.flatnonzero(chosen[:, j])
-        texts[where, j] = _driver_texts(frame, component, where, values[:, j], points[:, j], rounded[:, j])
-    # chosen drivers by points moved, biggest first; the rest sort last and fall off
-    order = np.argsort(np.where(chosen, -np.abs(contributions), np.inf), axis=1, kind="stable")
-    order = order[:, : max_positive + max_negative]
-    shown_drivers = chosen[rows, order]
-    drivers = np.where(shown_drivers, texts[rows, order], "")
-
-    # then the heaviest positive components the account has no value for: they earned 0 and the CRM user
-    # should know it is missing data, not a weak signal
-    by_weight = sorted(range(k), key=lambda j: (-components[j].weight, components[j].name))
-    lacking = (~known & np.array([c.sign > 0 for c in components]))[:, by_weight]
-    notes = np.array([_missing_text(components[j]) for j in by_weight], dtype=object)
-    first = np.argsort(~lacking, axis=1, kind="stable")[:, :max_missing]
-    shown_notes = lacking[rows, first]
-    missing = np.where(shown_notes, notes[first], "")
-
-    parts = np.concatenate([drivers, missing], axis=1)
-    return _join_reasons(parts, np.concatenate([shown_drivers, shown_notes], axis=1), max_chars)
-
-
-def _join_reasons(texts: np.ndarray, shown: np.ndarray, max_chars: int) -> np.ndarray:
-    """Per row, the shown texts joined with "; " (column-wise string sums), cut to max_chars."""
-    n, m = texts.shape
-    after_another = shown & ((np.cumsum(shown, axis=1) - shown) > 0)
-    joined = np.full(n, "", dtype=object)
-    for j in range(m):
-        joined = joined + np.where(after_another[:, j], REASON_SEPARATOR, "") + texts[:, j]
-    lengths = np.fromiter(map(len, joined), dtype="int64", count=n)
-    for i in np.flatnonzero(lengths > max_chars):  # rare: only here is one row's list handled in Python
-        joined[i] = _join_within([t for t, s in zip(texts[i], shown[i], strict=True) if s], max_chars)
-    joined[lengths == 0] = NO_SIGNAL_REASON[:max_chars]
-    return joined
+def _format_each(values: np.ndarray, formatter) -> pa.Array:
+    """formatter(value) for every value, calling it once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    texts = pa.array([formatter(v) for v in uniques.tolist()], type=pa.string())
+    return texts.take(pa.array(codes))
 
 
 def _rank(keys: np.ndarray) -> np.ndarray:
@@ -256,27 +417,7 @@ def _rank(keys: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _driver_texts(frame, component, rows, values, points, rounded) -> np.ndarray:
-    """The component's reason for the given rows, e.g. '9 active users in 28 days (+30)'.
-
-    Formatted once per distinct input (accounts share '3 active users'), not once per account.
-    """
-    inputs = {"value": values[rows], "points": points[rows]}
-    inputs.update({column: _numbers(frame[column])[rows] for column in component.reason_columns})
-    fields = component.reason_fields
-    keys = pd.DataFrame({**{f: inputs[f] for f in fields}, "(points moved)": rounded[rows]})
-    codes = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
-    first = np.empty(codes.max() + 1 if len(codes) else 0, dtype="int64")
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the first row of each distinct input
-    texts = [
-        f"{render_reason(component.reason, dict(zip(fields, key[:-1], strict=True)))} ({int(key[-1]):+d})"
-        for key in keys.to_numpy()[first].tolist()
-    ]
-    return np.array(texts, dtype=object)[codes]
-
-
-def _missing_text(component: ScoringComponent) -> str:
-    most = int(round_half_away(np.array(component.weight * MAX_SCORE)))
+def _missing_text(component: ScoringComponent, most: int) -> str:
     return f"{component.missing_reason} (0 of {most} points)"
 
 

@@ -49,7 +49,8 @@ class RulesResource(dg.ConfigurableResource):
     )
 
     def scoring(self) -> ScoringConfig:
-        return load_scoring_config(_path(self.scoring_config))
+        """The scoring models; segment overrides are checked against the routing file's segments."""
+        return load_scoring_config(_path(self.scoring_config), segments=self.routing().segments)
 
     def personas(self):
         return load_persona_rules(_path(self.personas_config))

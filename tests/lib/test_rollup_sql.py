@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pls_pipelines.lib.accounts import build_account_features, primary_scores
+from pls_pipelines.lib.accounts import build_account_features
 from pls_pipelines.lib.event_catalog import load_event_catalog
 from pls_pipelines.lib.events import usage_event_tables
 from pls_pipelines.lib.rollup_sql import (
@@ -110,10 +110,3 @@ def test_windows_velocity_and_feature_breadth(engine):
     assert pd.isna(by_id.loc["ws:w3", "velocity_7d"]) and by_id.loc["ws:w3", "events_28d"] == 0
     assert bool(by_id.loc["c1", "is_customer"]) and not bool(by_id.loc["ws:w2", "is_customer"])
     assert by_id.loc["c1", "users_total"] == 3 and by_id.loc["c1", "days_since_last_active"] == 0
-
-
-def test_primary_score_prefers_the_pqa_model():
-    scores = pd.DataFrame(
-        {"account_id": ["a", "a", "b"], "model": ["expansion", "pqa", "expansion"], "score": [10, 90, 50]}
-    )
-    assert primary_scores(scores).set_index("account_id")["model"].to_dict() == {"a": "pqa", "b": "expansion"}

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,15 +5,19 @@ import yaml
 
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.scoring import (
+    COMPONENT_COLUMNS,
     NO_SIGNAL_REASON,
     SCORE_COLUMNS,
     assign_tiers,
+    decay_factors,
+    primary_scores,
     required_columns,
     scale_points,
     score_accounts,
     score_all_models,
+    score_model,
 )
-from pls_pipelines.lib.scoring_config import SCOREABLE_COLUMNS, Scale, load_scoring_config
+from pls_pipelines.lib.scoring_config import SCOREABLE_COLUMNS, Scale, load_scoring_config, render_reason
 
 SHIPPED = load_scoring_config()
 PQA = SHIPPED.models["pqa"]
@@ -43,8 +45,12 @@ def direct(weight=1.0, feature="events_28d", **extra) -> dict:
             "reason": "{value:.1f} points of " + feature} | extra
 
 
-def components_of(row) -> dict:
-    return json.loads(row["components"])
+def components_of(result, account_id: str = "a1") -> dict:
+    """{component: {"value", "points", "weight", "contribution"}} of one account, from the component table."""
+    table = result.component_table()
+    rows = table[table["account_id"] == account_id].set_index("component")
+    return {name: {k: (None if pd.isna(v) else v) for k, v in row.items()}
+            for name, row in rows[["value", "points", "weight", "contribution"]].iterrows()}
 
 
 # --- scales -----------------------------------------------------------------------------------------------
@@ -80,14 +86,26 @@ def test_missing_and_infinite_values_earn_zero_points():
 # --- scores and tiers -------------------------------------------------------------------------------------
 
 
-def test_an_account_maxing_every_signal_scores_100_in_every_shipped_model():
+def maxed_out() -> dict:
+    """Every signal as strong as it gets, today: huge counts and growth, the latest signals 0 days old."""
+    return {column: 0 if column.startswith("days_since") else 1_000_000 for column in SCOREABLE_COLUMNS}
+
+
+def test_an_account_maxing_every_signal_scores_100_in_every_shipped_readiness_model():
     # penalties read velocity too: huge growth maxes velocity and takes no penalty
-    maxed = {column: 1_000_000 for column in SCOREABLE_COLUMNS}
-    table = features(maxed | {"is_customer": False}, maxed | {"is_customer": True, "account_id": "c1"})
-    scores = score_all_models(table, SHIPPED)
-    assert set(scores["model"]) == set(SHIPPED.models)
-    assert scores["score"].tolist() == [100] * len(scores)
-    assert scores["tier"].tolist() == ["sales"] * len(scores)
+    table = features(maxed_out() | {"is_customer": False}, maxed_out() | {"is_customer": True, "account_id": "c1"})
+    scores = score_all_models(table, SHIPPED).set_index("model")
+    readiness = ["expansion", "pqa", "worked_example"]
+    assert scores.loc[readiness, "score"].tolist() == [100] * 3
+    assert scores.loc[readiness, "tier"].tolist() == ["sales"] * 3
+    # the risk model reads it the other way round: thriving is no risk, collapse and silence are the most
+    assert scores.loc["churn_risk", ["score", "tier"]].tolist() == [1, "healthy"]
+    collapse = {"usage_trend_28d": -0.9, "active_user_trend_28d": -0.8, "days_since_last_active": None,
+                "features_used_28d": 0, "velocity_7d": -1.0, "is_customer": True}
+    risk = score_accounts(features(collapse), SHIPPED.models["churn_risk"])
+    assert risk.loc[0, ["score", "tier", "is_pqa"]].tolist() == [100, "at_risk", True]
+    assert risk.loc[0, "reasons"] == ("usage -90% against the previous 28 days (+35); active users -80% against "
+                                      "the previous 28 days (+25); no activity in 56 days (+20)")
 
 
 def test_an_account_with_no_usage_scores_the_minimum_of_1():
@@ -129,11 +147,10 @@ def test_a_penalty_subtracts_weight_times_points_and_the_score_never_drops_below
         "decline": {"feature": "velocity_7d", "weight": 0.2, "direction": "negative",
                     "scale": {"kind": "linear", "min": 0, "max": -0.5}, "reason": "usage {value:+.0%}"},
     })
-    scored = score_accounts(features({"events_28d": 50, "velocity_7d": -0.25}, {"events_28d": 5,
-                                                                                "velocity_7d": -0.9}), model)
-    assert scored["score"].tolist() == [40, 1]  # 50 - 0.2 * 50; 5 - 0.2 * 100 clipped
-    assert components_of(scored.iloc[0])["decline"] == {"value": -0.25, "points": 50, "weight": 0.2,
-                                                        "contribution": -10}
+    result = score_model(features({"events_28d": 50, "velocity_7d": -0.25}, {"events_28d": 5,
+                                                                             "velocity_7d": -0.9}), model)
+    assert result.scores["score"].tolist() == [40, 1]  # 50 - 0.2 * 50; 5 - 0.2 * 100 clipped
+    assert components_of(result)["decline"] == {"value": -0.25, "points": 50, "weight": -0.2, "contribution": -10}
 
 
 def test_worked_example_preset_is_more_generous_than_the_default_pqa_model():
@@ -158,7 +175,7 @@ def test_models_score_only_the_accounts_they_apply_to():
                      {"account_id": "unknown", "is_customer": None})
     scores = score_all_models(table, SHIPPED)
     assert scores[["account_id", "model"]].values.tolist() == [
-        ["c1", "expansion"],
+        ["c1", "churn_risk"], ["c1", "expansion"],
         ["p1", "pqa"], ["p1", "worked_example"],
         ["unknown", "pqa"], ["unknown", "worked_example"],  # nobody recorded a payment: a prospect
     ]
@@ -192,8 +209,8 @@ def test_two_rows_for_one_account_are_refused():
 def test_required_columns_are_what_the_model_reads():
     assert required_columns(PQA) == [
         "account_id", "is_customer", "active_users_28d", "events_28d", "core_features_used_28d",
-        "advanced_features_used_28d", "velocity_7d", "invites_28d", "enterprise_page_views_28d",
-        "admin_changes_28d",
+        "advanced_features_used_28d", "velocity_7d", "invites_28d", "days_since_last_invite",
+        "enterprise_page_views_28d", "days_since_last_enterprise_page_view", "admin_changes_28d",
     ]
     assert "workspace_count" in required_columns(SHIPPED.models["expansion"])  # quoted by a reason
 
@@ -201,14 +218,16 @@ def test_required_columns_are_what_the_model_reads():
 # --- components and reasons -------------------------------------------------------------------------------
 
 
-def test_components_json_has_value_points_weight_and_contribution_per_component():
-    scored = score_accounts(features({"active_users_28d": 5, "events_28d": 3000, "velocity_7d": None}), PQA)
-    components = components_of(scored.iloc[0])
+def test_the_component_table_has_value_points_weight_and_contribution_per_component():
+    result = score_model(features({"active_users_28d": 5, "events_28d": 3000, "velocity_7d": None}), PQA)
+    assert list(result.component_table().columns) == COMPONENT_COLUMNS
+    components = components_of(result)
     assert list(components) == sorted(c.name for c in PQA.components)
     assert components["team_size"] == {"value": 5, "points": 70, "weight": 0.3, "contribution": 21}
     assert components["usage_volume"] == {"value": 3000, "points": 100, "weight": 0.2, "contribution": 20}
     assert components["velocity"] == {"value": None, "points": 0, "weight": 0.1, "contribution": 0}
-    assert scored.loc[0, "score"] == 41
+    assert result.scores.loc[0, "score"] == 41
+    assert result.points_table().loc[0, "team_size"] == 70
 
 
 def test_reasons_name_the_drivers_in_plain_words_with_their_points():
@@ -267,3 +286,99 @@ def test_reasons_can_quote_other_columns_and_pick_singular_or_plural(tmp_path):
     assert scored.loc[0, "reasons"] == "3 workspaces of one company (+100)"
     invites = score_accounts(features({"invites_28d": 1}), PQA).loc[0, "reasons"]
     assert invites == "invited 1 teammate (+4)"
+
+
+def test_every_account_keeps_its_own_reasons_when_some_have_none():
+    # regression: an Arrow join that skips nulls dropped accounts with no reasons and shifted the rest
+    table = features({"active_users_28d": 9}, {}, {"invites_28d": 1}, {})
+    reasons = score_accounts(table, PQA, max_missing_reasons=0)["reasons"].tolist()
+    assert reasons == ["9 active users in 28 days (+30)", NO_SIGNAL_REASON, "invited 1 teammate (+4)",
+                       NO_SIGNAL_REASON]
+
+
+def test_vectorised_reasons_read_exactly_like_the_template_rendered_one_by_one(tmp_path):
+    template = "{value:,.0f} {value:event|events}, {velocity_7d:+.0%} trend, {points:.1f} points"
+    model = make_model(tmp_path, {"volume": {"feature": "events_28d", "weight": 1.0, "reason": template,
+                                             "scale": {"kind": "log", "max": 5000}}})
+    rng = np.random.default_rng(3)
+    rows = [{"events_28d": int(e), "velocity_7d": float(v)}
+            for e, v in zip(rng.integers(1, 20000, 200), rng.normal(0, 0.5, 200).round(3), strict=True)]
+    result = score_model(features(*rows), model)
+    by_account = {f"a{i}": row for i, row in enumerate(rows, start=1)}  # scores come sorted by account_id
+    for (_, scored), points in zip(result.scores.iterrows(), result.points[:, 0], strict=True):
+        row = by_account[scored["account_id"]]
+        expected = render_reason(template, {"value": row["events_28d"], "velocity_7d": row["velocity_7d"],
+                                            "points": points})
+        assert scored["reasons"] == f"{expected} ({int(scored['score']):+d})"
+
+
+# --- tier edges, time decay, segments ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "score", "tier", "is_pqa"), [
+    (59.49, 59, "self_serve", False),
+    (59.99, 60, "success", False),  # the CRM shows 60, so the tier must be success
+    (60, 60, "success", False),
+    (79.49, 79, "success", False),
+    (79.99, 80, "sales", True),
+    (80, 80, "sales", True),
+])
+def test_tier_edges_follow_the_rounded_score(tmp_path, raw, score, tier, is_pqa):
+    model = make_model(tmp_path, {"signal": direct()})
+    scored = score_accounts(features({"events_28d": raw}), model)
+    assert scored.loc[0, ["score", "tier", "is_pqa"]].tolist() == [score, tier, is_pqa]
+
+
+def test_decay_halves_the_points_every_half_life():
+    assert decay_factors(np.array([0, 14, 28, 7, -3, np.nan]), 14).round(4).tolist() == [
+        1.0, 0.5, 0.25, 0.7071, 1.0, 1.0  # negative ages (clock skew) and unknown ages do not decay
+    ]
+
+
+def test_a_decaying_signal_counts_less_as_it_gets_older(tmp_path):
+    model = make_model(tmp_path, {"pages": direct(feature="enterprise_page_views_28d") | {
+        "decay": {"age": "days_since_last_enterprise_page_view", "half_life_days": 10}}})
+    table = features(*({"enterprise_page_views_28d": 80, "days_since_last_enterprise_page_view": d}
+                       for d in (0, 10, 20)))
+    assert score_accounts(table, model)["score"].tolist() == [80, 40, 20]
+    assert "days_since_last_enterprise_page_view" in required_columns(model)
+
+
+def test_missing_points_let_a_risk_model_count_no_data_as_the_worst(tmp_path):
+    model = make_model(tmp_path, {"quiet": direct(feature="days_since_last_active") | {
+        "missing_points": 100, "missing_reason": "nobody active in 56 days"}})
+    scored = score_accounts(features({"days_since_last_active": None}, {"days_since_last_active": 30}), model)
+    assert scored["score"].tolist() == [100, 30]
+    assert scored.loc[0, "reasons"] == "nobody active in 56 days (+100)"
+
+
+SEGMENTED = {"team": direct(0.5, "active_users_28d"), "volume": direct(0.5, "events_28d")}
+
+
+def test_segment_overrides_change_weights_and_thresholds_only_for_that_segment(tmp_path):
+    model = make_model(tmp_path, SEGMENTED, segments={
+        "enterprise": {"weights": {"team": 0.8, "volume": 0.2}, "tiers": {"sales": 70, "success": 50}}})
+    account = {"active_users_28d": 90, "events_28d": 50}
+    table = features(account | {"segment": "smb"}, account | {"segment": "enterprise"}, account | {"segment": None})
+    scored = score_accounts(table, model)
+    assert scored["score"].tolist() == [70, 82, 70]  # 0.5*90 + 0.5*50; 0.8*90 + 0.2*50
+    assert scored["tier"].tolist() == ["success", "sales", "success"]
+    assert scored["is_pqa"].tolist() == [False, True, False]  # the segment's threshold follows its top tier
+    assert scored["segment"].tolist()[:2] == ["smb", "enterprise"] and pd.isna(scored.loc[2, "segment"])
+    assert scored.loc[1, "reasons"].startswith("90.0 points of active_users_28d (+72)")
+
+
+def test_a_segment_override_may_set_its_own_pqa_threshold(tmp_path):
+    model = make_model(tmp_path, SEGMENTED, segments={"smb": {"pqa_threshold": 95}})
+    scored = score_accounts(features({"events_28d": 100, "active_users_28d": 100, "segment": "smb"}), model)
+    assert scored.loc[0, ["score", "tier", "is_pqa"]].tolist() == [100, "sales", True]
+    scored = score_accounts(features({"events_28d": 90, "active_users_28d": 90, "segment": "smb"}), model)
+    assert scored.loc[0, ["tier", "is_pqa"]].tolist() == ["sales", False]
+
+
+def test_primary_scores_take_the_first_primary_model_that_scored_each_account():
+    scores = pd.DataFrame({"account_id": ["a", "a", "a", "b", "b", "c"],
+                           "model": ["worked_example", "pqa", "churn_risk", "churn_risk", "expansion",
+                                     "worked_example"]})
+    primary = primary_scores(scores, ("pqa", "expansion"))
+    assert primary.set_index("account_id")["model"].to_dict() == {"a": "pqa", "b": "expansion"}

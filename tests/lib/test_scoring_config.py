@@ -48,16 +48,22 @@ def config_error(tmp_path, old: str, new: str) -> str:
 def test_the_shipped_models_load_with_their_documented_settings():
     config = load_scoring_config()
     assert config.path.name == "scoring_models.yaml"
-    assert list(config.models) == ["pqa", "expansion", "worked_example"]
-    pqa, expansion, worked = config.models.values()
-    assert [m.applies_to for m in (pqa, expansion, worked)] == ["prospects", "customers", "prospects"]
+    assert list(config.models) == ["pqa", "expansion", "churn_risk", "worked_example"]
+    assert config.primary_models == ("pqa", "expansion")
+    pqa, expansion, churn, worked = config.models.values()
+    assert [m.applies_to for m in (pqa, expansion, churn, worked)] == ["prospects", "customers", "customers",
+                                                                      "prospects"]
+    assert [(t.name, t.min_score) for t in churn.tiers] == [("at_risk", 70), ("watch", 40), ("healthy", 0)]
     tiers = {m.name: [(t.name, t.min_score) for t in m.tiers] for m in (pqa, worked)}
     assert tiers["pqa"] == [("sales", 80), ("success", 60), ("self_serve", 0)]
     assert pqa.pqa_threshold == 80  # defaults to the top tier
     assert tiers["worked_example"] == [("sales", 70), ("success", 50), ("self_serve", 0)]
     assert worked.pqa_threshold == 70
     assert all(re.fullmatch(r"[0-9a-f]{12}", m.version) for m in config.models.values())
-    assert len({m.version for m in config.models.values()}) == 3
+    assert len({m.version for m in config.models.values()}) == 4
+    enterprise = pqa.rules_for("enterprise")
+    assert (enterprise.tiers[0].min_score, enterprise.pqa_threshold, enterprise.weights["team_size"]) == (70, 70, 0.25)
+    assert pqa.rules_for("smb") == pqa.rules_for(None) == pqa.base_rules  # no smb overrides
 
 
 def test_a_minimal_model_gets_defaults_for_what_it_leaves_out(tmp_path):
@@ -231,3 +237,82 @@ def test_reason_templates_format_numbers_and_pick_singular_or_plural():
     assert render_reason(template, {"value": 1.0, "velocity_7d": -0.35}) == "invited 1 teammate, usage -35%"
     assert render_reason(template, {"value": 4.0, "velocity_7d": 0.5}) == "invited 4 teammates, usage +50%"
     assert render_reason("{value:,.0f} events", {"value": 12345.0}) == "12,345 events"
+
+
+# --- segments, decay, primary models, custom columns ------------------------------------------------------
+
+SEGMENT = """    segments:
+      enterprise:
+        weights: {team_size: 0.7, usage_volume: 0.3}
+        tiers: {sales: 70, success: 50}
+"""
+
+
+def with_segment(text: str = SEGMENT) -> str:
+    return MINIMAL + text
+
+
+def test_a_segment_override_changes_only_what_it_lists(tmp_path):
+    model = load_text(tmp_path, with_segment()).models["pqa"]
+    enterprise = model.rules_for("enterprise")
+    assert enterprise.weights == {"team_size": 0.7, "usage_volume": 0.3}
+    assert [(t.name, t.min_score) for t in enterprise.tiers] == [("sales", 70), ("success", 50), ("self_serve", 0)]
+    assert enterprise.pqa_threshold == 70
+    assert model.rules_for("smb") == model.base_rules and model.base_rules.pqa_threshold == 80
+    assert model.version != load_text(tmp_path, MINIMAL).models["pqa"].version
+
+
+def test_segment_weights_must_still_sum_to_1(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        load_text(tmp_path, with_segment(SEGMENT.replace("usage_volume: 0.3", "usage_volume: 0.2")))
+    assert "models.pqa.segments.enterprise.weights: the weights of scoring model 'pqa' for segment " \
+           "'enterprise' sum to 0.900 (team_size 0.7 + usage_volume 0.2)" in str(raised.value)
+
+
+def test_a_segment_override_naming_an_unknown_component_or_tier_suggests_the_right_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"segments.enterprise.weights.team_sise: 'team_sise' is not a component "
+                                          r"of this model -- did you mean 'team_size'\?"):
+        load_text(tmp_path, with_segment(SEGMENT.replace("team_size: 0.7", "team_sise: 0.7")))
+    with pytest.raises(ConfigError, match=r"segments.enterprise.tiers.sale: 'sale' is not a tier of this model "
+                                          r"-- did you mean 'sales'\?"):
+        load_text(tmp_path, with_segment(SEGMENT.replace("sales: 70", "sale: 70")))
+
+
+def test_segment_tiers_must_still_descend(tmp_path):
+    with pytest.raises(ConfigError, match=r"segments.enterprise.tiers.success: tier 'success' starts at 75, "
+                                          r"not below 'sales' \(70\)"):
+        load_text(tmp_path, with_segment(SEGMENT.replace("success: 50", "success: 75")))
+
+
+def test_segments_are_checked_against_the_routing_segments_when_given(tmp_path):
+    path = tmp_path / "scoring_models.yaml"
+    path.write_text(with_segment(SEGMENT.replace("enterprise:", "enterprize:")), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"segments.enterprize: 'enterprize' is not a segment of "
+                                          r"config/routing.yaml -- did you mean 'enterprise'\?"):
+        load_scoring_config(path, segments=["smb", "mid_market", "enterprise"])
+
+
+def test_decay_needs_a_known_age_column_and_a_positive_half_life(tmp_path):
+    decay = '        reason: "{value:,.0f} events"\n        decay: {age: days_since_last_invte, half_life_days: 7}\n'
+    with pytest.raises(ConfigError, match=r"usage_volume.decay.age: 'days_since_last_invte' is not a column .* "
+                                          r"did you mean 'days_since_last_invite'\?"):
+        load_text(tmp_path, MINIMAL.replace('        reason: "{value:,.0f} events"\n', decay))
+    with pytest.raises(ConfigError, match=r"usage_volume.decay.half_life_days"):
+        load_text(tmp_path, MINIMAL.replace('        reason: "{value:,.0f} events"\n',
+                                            decay.replace("invte", "invite").replace(": 7}", ": 0}")))
+
+
+def test_primary_models_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match=r"primary_models\[1\]: there is no model 'expansoin' -- use one of: pqa"):
+        load_text(tmp_path, MINIMAL.replace("models:", "primary_models: [pqa, expansoin]\nmodels:"))
+    assert load_text(tmp_path, MINIMAL).primary_models == ("pqa",)  # default: the first model
+
+
+def test_custom_columns_let_a_model_read_a_teams_own_features(tmp_path):
+    text = MINIMAL.replace("models:", "custom_columns: [seats_purchased]\nmodels:").replace(
+        "feature: events_28d", "feature: seats_purchased")
+    config = load_text(tmp_path, text)
+    assert config.custom_columns == ("seats_purchased",)
+    assert config.models["pqa"].components[1].columns == ("seats_purchased",)
+    message = config_error(tmp_path, "feature: events_28d", "feature: seats_purchased")
+    assert "'seats_purchased' is not a column" in message and "custom_columns" in message
