@@ -231,5 +231,14 @@ def classify_title_command(title: str) -> None:
     click.echo(json.dumps(asdict(classify_title(title, load_title_rules())), ensure_ascii=False))
 
 
+def _register_scoring_commands() -> None:
+    from pls_pipelines.cli_scoring import backtest_command, explain_command, fit_command, score_command
+
+    for command in (explain_command, score_command, backtest_command, fit_command):
+        main.add_command(command)
+
+
+_register_scoring_commands()
+
 if __name__ == "__main__":
     main()
