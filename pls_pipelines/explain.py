@@ -60,8 +60,9 @@ def explain_account(
         scores = scores[scores["model"] == model]
     segment = account["segment"] if isinstance(account["segment"], str) else None
     kind = "paying customer" if bool(account["is_customer"]) else "prospect"
-    console.rule(f"[bold]{account['account_name']}[/] ({account['domain'] or 'no domain'}) - account "
-                 f"{account['account_id']}, {kind}, segment {segment or 'unknown'}, usage as of {account['as_of_date']}")
+    console.rule(f"[bold]{account['account_name']}[/] ({account['domain'] or 'no domain'})")
+    console.print(f"Account {account['account_id']}, {kind}, segment {segment or 'unknown'}, "
+                  f"usage as of {account['as_of_date']}")
     for row in scores.itertuples(index=False):
         scoring_model = config.models.get(row.model)
         is_primary = row.model in config.primary_models

@@ -47,7 +47,8 @@ def paying_company_ids(companies: pd.DataFrame, deals: pd.DataFrame, as_of: date
     ever_won = set(won_deals["company_id"].dropna().astype(str))
     if as_of is not None and "close_date" in won_deals.columns:
         closed = pd.to_datetime(won_deals["close_date"], errors="coerce").dt.date
-        won_deals = won_deals[closed.notna() & (closed <= as_of)]
+        # a won deal without a readable close date has no date to go by either: paying throughout
+        won_deals = won_deals[closed.isna() | (closed <= as_of)]
     won = set(won_deals["company_id"].dropna().astype(str))
     marked = set(companies.loc[companies["lifecycle_stage"] == "customer", "company_id"].astype(str))
     return won | (marked - ever_won)
