@@ -114,9 +114,9 @@ def preflight(settings: Settings, check_landing: bool = True) -> None:
     rules.catalog()
 
 
-def run_daily_job(start: date, end: date, definitions=None, instance=None):
-    """Run pls_daily_job over [start, end] as one run, by default on the persistent instance (so `make ui`
-    shows it) with the resources configured from the environment."""
+def run_daily_job(start: date, end: date, definitions=None, instance=None, job_name: str = "pls_daily_job"):
+    """Run pls_daily_job (or another job of `definitions`) over [start, end] as one run, by default on the
+    persistent instance (so `make ui` shows it) with the resources configured from the environment."""
     import contextlib
 
     import dagster as dg
@@ -125,7 +125,7 @@ def run_daily_job(start: date, end: date, definitions=None, instance=None):
 
     if definitions is None:
         from pls_pipelines.definitions import defs as definitions
-    job = definitions.resolve_job_def("pls_daily_job")
+    job = definitions.resolve_job_def(job_name)
     owned = dg.DagsterInstance.get() if instance is None else contextlib.nullcontext(instance)
     with owned as instance:
         try:
