@@ -46,6 +46,16 @@ def write_table_file(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(path, index=False)
 
 
+def _scoring_rules(config: Path | None):
+    """(scoring config, segment thresholds) without Dagster: `pls score` must run where only the library is."""
+    from pls_pipelines.lib.routing import load_routing_rules
+    from pls_pipelines.lib.scoring_config import load_scoring_config
+    from pls_pipelines.settings import load_settings
+
+    segments = load_routing_rules().segments
+    return load_scoring_config(config or load_settings().scoring_config, segments=segments), segments
+
+
 def _rules(config: Path | None):
     """The rule files: --config for the scoring models, else PLS_SCORING_CONFIG, else the shipped ones."""
     from pls_pipelines.resources.rules import RulesResource
@@ -82,11 +92,10 @@ def score_command(features_path: Path, model: str | None, config: Path | None, o
 
     started = time.monotonic()
     try:
-        rules = _rules(config)
-        scoring = rules.scoring()
+        scoring, segments = _scoring_rules(config)
         models = [scoring.model(model)] if model else [scoring.model(name) for name in scoring.primary_models]
         table = read_table_file(features_path)
-        frame, check = prepare_features(table, models, rules.routing().segments, scoring.custom_columns)
+        frame, check = prepare_features(table, models, segments, scoring.custom_columns)
         results = [score_model(frame, m) for m in models]
         if model:
             points = results[0].points_table().add_prefix("points_").rename(columns={"points_account_id": "account_id"})
