@@ -42,6 +42,11 @@ def print_run_summary(
             else 0
         )
         events = wh.scalar("SELECT COUNT(*) FROM usage_events") if wh.table_exists("usage_events") else 0
+        validation = (
+            wh.read_sql("SELECT verdict, as_of_date, horizon_days FROM score_validation WHERE kind = 'score'")
+            if wh.table_exists("score_validation")
+            else pd.DataFrame()
+        )
     finally:
         dispose_all_engines()
 
@@ -97,6 +102,13 @@ def print_run_summary(
     for rank, row in enumerate(top.itertuples(index=False), start=1):
         console.print(f"  {rank:>2}. [bold]{row.account_name}[/]: {row.reasons or ''}", highlight=False)
 
+    if not validation.empty:
+        fit = validation.iloc[0]
+        console.print(
+            f"Does the score predict wins? Scored as of {fit['as_of_date']}, closed-won within "
+            f"{int(fit['horizon_days'])} days: {fit['verdict']} ([bold]pls backtest[/] for the details)",
+            highlight=False,
+        )
     if writes.empty:
         console.print("CRM: [green]no changes since the last sync - 0 CRM writes.[/]")
     else:

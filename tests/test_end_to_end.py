@@ -88,6 +88,28 @@ def test_every_stage_produces_real_output(embedded):
 
 
 @pytest.mark.slow
+def test_score_history_has_a_snapshot_per_day_and_validation_ran(embedded):
+    settings, first, _ = embedded
+    history = read(settings, "pqa_score_history")
+    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+    assert sorted(set(history["snapshot_date"].astype(str))) == [str(d) for d in days]
+    assert not history.duplicated(["snapshot_date", "account_id", "model"]).any()
+    last = history[history["snapshot_date"].astype(str) == str(days[-1])]
+    scores = read(settings, "pqa_scores")
+    merged = last.merge(scores, on=["account_id", "model"], suffixes=("_history", ""))
+    assert len(merged) == len(scores)  # the newest snapshot is today's scores
+    assert (merged["score_history"] == merged["score"]).all()
+    components = read(settings, "pqa_score_components")
+    # the contributions add up to the score (before rounding to whole points and keeping it within 1-100)
+    totals = components.groupby(["account_id", "model"])["contribution"].sum().clip(1, 100)
+    keys = pd.MultiIndex.from_frame(scores[["account_id", "model"]])
+    assert (abs(totals.reindex(keys).to_numpy() - scores["score"].to_numpy()) <= 0.55).all()
+    validation = read(settings, "score_validation")
+    assert set(validation["kind"]) >= {"score", "tier", "signal"}
+    assert first.asset_materializations_for_node("score_validation")
+
+
+@pytest.mark.slow
 def test_malformed_events_are_quarantined_and_counted(embedded):
     settings, first, _ = embedded
     rejected = read(settings, "usage_events_rejected")
