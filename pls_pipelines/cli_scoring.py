@@ -96,7 +96,7 @@ def score_command(features_path: Path, model: str | None, config: Path | None, o
         models = [scoring.model(model)] if model else [scoring.model(name) for name in scoring.primary_models]
         table = read_table_file(features_path)
         frame, check = prepare_features(table, models, segments, scoring.custom_columns)
-        results = [score_model(frame, m) for m in models]
+        results = [score_model(frame, m, **scoring.reason_options) for m in models]
         if model:
             points = results[0].points_table().add_prefix("points_").rename(columns={"points_account_id": "account_id"})
             scores = results[0].scores.merge(points, on="account_id")
@@ -177,7 +177,7 @@ def _sample(features_path: Path | None, outcome: str | None, as_of: datetime | N
     frame, check = prepare_features(table, [chosen], rules.routing().segments, scoring.custom_columns)
     for note in check.notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
-    result = score_model(frame, chosen)
+    result = score_model(frame, chosen, **scoring.reason_options)
     sample = result.scores[["account_id", "score", "tier", "is_pqa"]].merge(result.points_table(), on="account_id")
     sample[OUTCOME] = sample["account_id"].map(table.drop_duplicates("account_id").set_index("account_id")[outcome])
     return ValidationSample(chosen, day or date.today(), 0, sample)

@@ -167,8 +167,10 @@ def score_accounts(features: pd.DataFrame, model: ScoringModel, **reason_options
 
 
 def score_all(features: pd.DataFrame, config: ScoringConfig, **reason_options: int) -> list[ModelScores]:
-    """Every model over the accounts it applies to, in the file's order."""
-    return [score_model(features, model, **reason_options) for model in config.models.values()]
+    """Every model over the accounts it applies to, in the file's order, with the file's reason settings
+    (`reasons:`) unless overridden here."""
+    options = {**config.reason_options, **reason_options}
+    return [score_model(features, model, **options) for model in config.models.values()]
 
 
 def score_all_models(features: pd.DataFrame, config: ScoringConfig, **reason_options: int) -> pd.DataFrame:

@@ -41,6 +41,8 @@ TEMPLATE_VALUES = ("value", "points")
 WEIGHT_SUM_TOLERANCE = 0.001
 MIN_SCORE, MAX_SCORE = 1, 100
 VERSION_LENGTH = 12
+# Reasons fit a Salesforce Text(255) field unless the file says otherwise (HubSpot text holds far more).
+DEFAULT_REASON_CHARS = 255
 
 POSITIVE, NEGATIVE = "positive", "negative"
 PROSPECTS, CUSTOMERS = "prospects", "customers"  # applies_to; "all" scores every account
@@ -145,6 +147,7 @@ class ScoringConfig:
     models: dict[str, ScoringModel]
     primary_models: tuple[str, ...] = ()  # whose score reaches routing and the CRM, first that applies wins
     custom_columns: tuple[str, ...] = ()
+    reason_options: dict[str, int] = dataclasses.field(default_factory=dict)  # score_model's max_* keywords
 
     def model(self, name: str) -> ScoringModel:
         """The model called `name`; a ConfigError with the closest name for a typo (e.g. in a CLI option)."""
@@ -178,7 +181,14 @@ def load_scoring_config(path: Path | None = None, segments: Iterable[str] | None
         if name not in models:
             raise config_error(path, data, ("primary_models", i), f"there is no model '{name}'",
                                did_you_mean(name, models))
-    return ScoringConfig(path=path, models=models, primary_models=primary, custom_columns=custom)
+    reasons = data.get("reasons", {})
+    reason_options = {
+        "reasons_max_chars": reasons.get("max_chars", DEFAULT_REASON_CHARS),
+        **{f"max_{kind}_reasons": reasons[f"max_{kind}"] for kind in ("positive", "negative", "missing")
+           if f"max_{kind}" in reasons},
+    }
+    return ScoringConfig(path=path, models=models, primary_models=primary, custom_columns=custom,
+                         reason_options=reason_options)
 
 
 def _model_version(model_rules: dict[str, Any]) -> str:

@@ -1,10 +1,12 @@
 import re
 
+import pandas as pd
 import pytest
 import yaml
 
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.rules_config import shipped_config
+from pls_pipelines.lib.scoring import score_all
 from pls_pipelines.lib.scoring_config import load_scoring_config, render_reason
 
 SHIPPED_TEXT = shipped_config("scoring_models.yaml").read_text(encoding="utf-8")
@@ -316,3 +318,15 @@ def test_custom_columns_let_a_model_read_a_teams_own_features(tmp_path):
     assert config.models["pqa"].components[1].columns == ("seats_purchased",)
     message = config_error(tmp_path, "feature: events_28d", "feature: seats_purchased")
     assert "'seats_purchased' is not a column" in message and "custom_columns" in message
+
+
+def test_the_reasons_settings_reach_the_scorer_and_default_to_a_salesforce_text_field(tmp_path):
+    assert load_text(tmp_path, MINIMAL).reason_options == {"reasons_max_chars": 255}
+    config = load_text(tmp_path, MINIMAL.replace("models:", "reasons: {max_chars: 40, max_positive: 1}\nmodels:"))
+    assert config.reason_options == {"reasons_max_chars": 40, "max_positive_reasons": 1}
+    table = pd.DataFrame({"account_id": ["a"], "is_customer": [False], "active_users_28d": [9],
+                          "events_28d": [5000]})
+    reasons = score_all(table, config)[0].scores.loc[0, "reasons"]
+    assert reasons == "9 active users (+60)"  # one positive driver, within 40 characters
+    message = config_error(tmp_path, "models:", "reasons: {max_chars: 5}\nmodels:")
+    assert "reasons.max_chars" in message
