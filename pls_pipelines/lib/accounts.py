@@ -46,7 +46,7 @@ def paying_company_ids(companies: pd.DataFrame, deals: pd.DataFrame, as_of: date
     won_deals = deals[deals["stage"] == WON_STAGE]
     ever_won = set(won_deals["company_id"].dropna().astype(str))
     if as_of is not None and "close_date" in won_deals.columns:
-        closed = pd.to_datetime(won_deals["close_date"], errors="coerce").dt.date
+        closed = _close_dates(won_deals)
         # a won deal without a readable close date has no date to go by either: paying throughout
         won_deals = won_deals[closed.isna() | (closed <= as_of)]
     won = set(won_deals["company_id"].dropna().astype(str))
@@ -58,9 +58,15 @@ def won_between(deals: pd.DataFrame, after: date, until: date) -> set[str]:
     """Companies with a deal closed-won after `after` and on or before `until`: the outcome a score given on
     `after` is checked against (did the account buy within the following days?)."""
     won = deals[deals["stage"] == WON_STAGE]
-    closed = pd.to_datetime(won["close_date"], errors="coerce").dt.date
+    closed = _close_dates(won)
     in_window = closed.notna() & (closed > after) & (closed <= until)
     return set(won.loc[in_window, "company_id"].dropna().astype(str))
+
+
+def _close_dates(deals: pd.DataFrame) -> pd.Series:
+    """Each deal's close date (a date; NaT where missing or unreadable). As objects: when no date parses at all,
+    `.dt.date` keeps the datetime64 dtype, which refuses to compare with a date."""
+    return pd.to_datetime(deals["close_date"], errors="coerce").dt.date.astype(object)
 
 
 def build_account_features(

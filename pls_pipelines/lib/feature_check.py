@@ -18,7 +18,7 @@ import pandas as pd
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.feature_columns import REQUIRED_COLUMNS
 from pls_pipelines.lib.scoring import required_columns
-from pls_pipelines.lib.scoring_config import MAX_SCORE, ScoringModel
+from pls_pipelines.lib.scoring_config import MAX_SCORE, NEGATIVE, ScoringComponent, ScoringModel
 from pls_pipelines.lib.segments import SegmentThresholds, assign_segments
 
 
@@ -71,14 +71,27 @@ def prepare_features(
 
 
 def _points_at_stake(column: str, models: list[ScoringModel]) -> str:
-    """'scored as no data by pqa.invites (up to 10 points)' for the components reading the column."""
-    parts = []
+    """'scored as no data by pqa.invites (up to 10 points)' for the components reading the column; a decay's
+    age column only costs the fading ('pqa.invites not faded by age ...')."""
+    parts, undecayed = [], []
     for model in models:
         for component in model.components:
-            if column in component.columns:
-                most = round(component.weight * MAX_SCORE)
-                what = "up to" if component.direction == "positive" else "a penalty of up to"
-                parts.append(f"{model.name}.{component.name} ({what} {most} points)")
+            if column in (feature for feature, _ in component.features):
+                parts.append(f"{model.name}.{component.name} ({_stake(model, component)})")
+            elif component.decay and column == component.decay.age:
+                undecayed.append(f"{model.name}.{component.name}")
             elif column in component.reason_columns:
                 parts.append(f"{model.name}.{component.name} (its reason text)")
-    return "scored as no data by " + ", ".join(parts) if parts else "not used"
+    texts = (["scored as no data by " + ", ".join(parts)] if parts else []) + (
+        [f"{', '.join(undecayed)} not faded by age (scored as if the signal were recent)"] if undecayed else [])
+    return "; ".join(texts) or "not used"
+
+
+def _stake(model: ScoringModel, component: ScoringComponent) -> str:
+    """The points a component's missing value moves, at its heaviest weight (a segment may weigh it more)."""
+    weight = max([component.weight, *(rules.weights[component.name] for rules in model.segments.values())])
+    if component.missing_points:  # no data earns points: every account gets them (a risk model's worst case)
+        moved = f"{'-' if component.direction == NEGATIVE else '+'}{round(weight * component.missing_points)}"
+        return f"no data earns {component.missing_points:g} of 100 points, up to {moved} for every account"
+    most = round(weight * MAX_SCORE)
+    return f"up to {most} points" if component.direction != NEGATIVE else f"a penalty of up to {most} points"

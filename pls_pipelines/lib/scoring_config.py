@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -374,8 +375,6 @@ def _check_template(where: _ModelFile, keys: tuple, template: str) -> None:
 def render_reason(template: str, fields: dict[str, Any]) -> str:
     """Fill a reason template. Besides Python's number formats, a spec with "|" picks singular or plural
     by the value: "{value:.0f} {value:teammate|teammates}" -> "1 teammate", "4 teammates"."""
-    if "|" not in template:
-        return template.format(**fields)  # the common case, without the slower pure-Python Formatter
     return _REASON_FORMATTER.vformat(template, (), fields)
 
 
@@ -384,6 +383,8 @@ def format_reason_field(value: Any, format_spec: str) -> str:
     if "|" in format_spec:
         singular, _, plural = format_spec.partition("|")
         return singular if value == 1 else plural
+    if isinstance(value, float) and math.isnan(value):
+        return "?"  # a quoted column the table lacks: "? workspaces", never "nan workspaces" in the CRM
     return format(value, format_spec)
 
 

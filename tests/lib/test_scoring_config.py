@@ -239,6 +239,8 @@ def test_reason_templates_format_numbers_and_pick_singular_or_plural():
     assert render_reason(template, {"value": 1.0, "velocity_7d": -0.35}) == "invited 1 teammate, usage -35%"
     assert render_reason(template, {"value": 4.0, "velocity_7d": 0.5}) == "invited 4 teammates, usage +50%"
     assert render_reason("{value:,.0f} events", {"value": 12345.0}) == "12,345 events"
+    # a quoted column with no value never shows "nan" to a seller
+    assert render_reason("{workspace_count:.0f} workspaces", {"workspace_count": float("nan")}) == "? workspaces"
 
 
 # --- segments, decay, primary models, custom columns ------------------------------------------------------
