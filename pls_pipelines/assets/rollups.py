@@ -1,5 +1,6 @@
 """Rollups: events -> user-days (incremental per day) -> account rolling windows, computed in the warehouse."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -15,7 +16,7 @@ from pls_pipelines.assets.common import (
     single_run_backfill,
     table_metadata,
 )
-from pls_pipelines.lib.accounts import build_account_features
+from pls_pipelines.lib.accounts import build_account_features, build_account_features_by_day
 from pls_pipelines.lib.event_catalog import EventCatalog
 from pls_pipelines.lib.events import usage_event_tables
 from pls_pipelines.lib.feature_columns import feature_descriptions
@@ -23,6 +24,7 @@ from pls_pipelines.lib.rollup_sql import (
     USER_DAILY_ACTIVITY,
     account_map_table,
     account_window_query,
+    account_window_query_by_day,
     delete_window,
     user_daily_activity_insert,
     user_daily_activity_table,
@@ -111,6 +113,34 @@ def account_features_as_of(
     features = build_account_features(
         account_windows(wh, catalog, as_of), facts.account_map, facts.workspaces, facts.companies, facts.deals,
         catalog, as_of,
+    )
+    features.insert(
+        features.columns.get_loc("employee_count") + 1, "segment", assign_segments(features["employee_count"], segments)
+    )
+    return features
+
+
+def account_windows_for_days(wh: Warehouse, catalog: EventCatalog, days: Sequence[date]) -> pd.DataFrame:
+    """account_windows for each of `days` in one query: one row per (as_of_date, account) with activity."""
+    metadata = sa.MetaData()
+    query = account_window_query_by_day(
+        user_daily_activity_table(metadata, catalog), account_map_table(metadata), catalog, days
+    )
+    return wh.read_sql(query)
+
+
+def account_features_for_days(
+    wh: Warehouse, facts: AccountFacts, catalog: EventCatalog, segments: SegmentThresholds, days: Sequence[date]
+) -> pd.DataFrame:
+    """account_features_as_of for each of `days` at once: one row per (as_of_date, account), sorted by both,
+    each day's rows equal to that day's account_features_as_of. One warehouse query for all the days instead of
+    one each, and the per-account facts worked out once: what makes a 90-day score history take seconds.
+    Memory grows with days x accounts, so callers pass bounded chunks of days."""
+    if not days:
+        raise ValueError("account_features_for_days needs at least one day")
+    features = build_account_features_by_day(
+        account_windows_for_days(wh, catalog, days), facts.account_map, facts.workspaces, facts.companies,
+        facts.deals, catalog, days,
     )
     features.insert(
         features.columns.get_loc("employee_count") + 1, "segment", assign_segments(features["employee_count"], segments)

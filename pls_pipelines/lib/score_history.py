@@ -9,8 +9,6 @@ change of rules shows up as a change of version in the history rather than as an
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import sqlalchemy as sa
 
@@ -35,11 +33,6 @@ def score_history_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("is_pqa", sa.Boolean, nullable=False),
         sa.Column("reasons", sa.Text),
     )
-
-
-def snapshot(scores: pd.DataFrame, day: date) -> pd.DataFrame:
-    """A day's scores (lib/scoring.py SCORE_COLUMNS) as history rows."""
-    return scores.assign(snapshot_date=day)[HISTORY_COLUMNS]
 
 
 def pqa_milestones(history: pd.DataFrame, model: str, signed_up: pd.Series | None = None) -> pd.DataFrame:

@@ -3,8 +3,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from pls_pipelines.lib.score_history import HISTORY_COLUMNS, pqa_milestones, pqas_created_per_month, snapshot
-from pls_pipelines.lib.scoring import SCORE_COLUMNS
+from pls_pipelines.lib.score_history import HISTORY_COLUMNS, pqa_milestones, pqas_created_per_month
 
 
 def day(month: int, d: int) -> date:
@@ -53,21 +52,6 @@ SIGNED_UP = pd.Series({"climber": date(2025, 12, 1), "veteran": date(2025, 6, 1)
 
 def by_account(milestones: pd.DataFrame) -> dict[str, dict]:
     return milestones.set_index("account_id").to_dict("index")
-
-
-# --- snapshot ---------------------------------------------------------------------------------------------
-
-
-def test_snapshot_stamps_the_day_and_keeps_the_history_columns():
-    scores = pd.DataFrame([{"account_id": "a1", "model": "pqa", "model_version": "abc", "segment": "smb",
-                            "score": 81, "tier": "sales", "is_pqa": True, "reasons": "9 active users"}],
-                          columns=SCORE_COLUMNS)
-    rows = snapshot(scores, day(3, 1))
-    assert list(rows.columns) == HISTORY_COLUMNS
-    assert rows.iloc[0].to_dict() == {"snapshot_date": day(3, 1), "account_id": "a1", "model": "pqa",
-                                      "model_version": "abc", "segment": "smb", "score": 81, "tier": "sales",
-                                      "is_pqa": True, "reasons": "9 active users"}
-    assert "snapshot_date" not in scores.columns  # the day's scores are left as they were
 
 
 # --- milestones -------------------------------------------------------------------------------------------
