@@ -222,13 +222,21 @@ def crm_show(company: str) -> None:
 
 @main.command("classify-title")
 @click.argument("title")
-def classify_title_command(title: str) -> None:
-    """Print the seniority and department parsed from a job title, as JSON."""
+@click.option(
+    "--config", "config_path", type=click.Path(exists=True, dir_okay=False), envvar="PLS_PERSONAS_CONFIG",
+    help="Persona and title rules YAML (default: $PLS_PERSONAS_CONFIG, else the shipped personas.yaml).",
+)
+def classify_title_command(title: str, config_path: str | None) -> None:
+    """Print the seniority and department parsed from a job title, and the rules that matched, as JSON."""
     from dataclasses import asdict
 
     from pls_pipelines.lib.titles import classify_title, load_title_rules
 
-    click.echo(json.dumps(asdict(classify_title(title, load_title_rules())), ensure_ascii=False))
+    try:
+        rules = load_title_rules(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(asdict(classify_title(title, rules)), ensure_ascii=False))
 
 
 def _register_scoring_commands() -> None:

@@ -64,6 +64,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "rules": RulesResource(
             scoring_config=_setting("PLS_SCORING_CONFIG", "") or None,
+            personas_config=_setting("PLS_PERSONAS_CONFIG", "") or None,
+            routing_config=_setting("PLS_ROUTING_CONFIG", "") or None,
+            crm_fields_config=_setting("PLS_CRM_FIELDS_CONFIG", "") or None,
             identity_overrides=_setting("PLS_IDENTITY_OVERRIDES", "") or None,
         ),
     }

@@ -23,6 +23,10 @@ ENV_VARS: dict[str, str] = {
     "PLS_USAGE_WORKSPACES_TABLE": "With PLS_USAGE_SOURCE=warehouse: the workspaces table or view.",
     "PLS_USAGE_USERS_TABLE": "With PLS_USAGE_SOURCE=warehouse: the users table or view.",
     "PLS_SCORING_CONFIG": "Your scoring models YAML (default: the shipped pls_pipelines/config/scoring_models.yaml).",
+    "PLS_PERSONAS_CONFIG": "Your title, persona and buyer-signal rules YAML (default: the shipped personas.yaml).",
+    "PLS_ROUTING_CONFIG": "Your segments and motion decision table YAML (default: the shipped routing.yaml).",
+    "PLS_CRM_FIELDS_CONFIG": "Your CRM field map YAML: the pls_* fields written and whether missing buyers are "
+    "created as contacts (default: the shipped crm_fields.yaml).",
     "PLS_IDENTITY_OVERRIDES": "RevOps' identity overrides, CSV or YAML by extension: workspace pins (win over all "
     "other evidence) and domain aliases (default: none).",
     "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",

@@ -23,6 +23,18 @@ def _crm_writes(wh: Warehouse, run_id: str | None) -> pd.DataFrame:
     )
 
 
+def _buyer_counts(wh: Warehouse) -> dict[str, int]:
+    """Accounts with a buyer in the product, PQLs and buyers the CRM lacks; empty before buyers ran."""
+    tables = ("account_buyers", "buyer_candidates", "buyers_missing_from_crm")
+    if not all(wh.table_exists(t) for t in tables):
+        return {}
+    return {
+        "accounts_with_buyer": int(wh.scalar("SELECT COUNT(*) FROM account_buyers WHERE buyer_present") or 0),
+        "pqls": int(wh.scalar("SELECT COUNT(*) FROM buyer_candidates WHERE is_pql") or 0),
+        "missing": int(wh.scalar("SELECT COUNT(*) FROM buyers_missing_from_crm") or 0),
+    }
+
+
 def print_run_summary(
     settings: Settings, run_id: str | None, seconds: float | None, console: Console | None = None
 ) -> None:
@@ -42,6 +54,7 @@ def print_run_summary(
             else 0
         )
         events = wh.scalar("SELECT COUNT(*) FROM usage_events") if wh.table_exists("usage_events") else 0
+        buyers = _buyer_counts(wh)
         validation = (
             wh.read_sql("SELECT verdict, as_of_date, horizon_days FROM score_validation WHERE kind = 'score'")
             if wh.table_exists("score_validation")
@@ -65,6 +78,12 @@ def print_run_summary(
     )
     motions = routing["motion"].value_counts()
     console.print("Motions: " + " · ".join(f"{m} {n:,}" for m, n in motions.items()))
+    if buyers:
+        console.print(
+            f"Buyers: {buyers['accounts_with_buyer']:,} accounts with an economic buyer in the product · "
+            f"PQLs {buyers['pqls']:,} · {buyers['missing']:,} buyers not yet CRM contacts "
+            "(table buyers_missing_from_crm)"
+        )
     console.print(
         f"Events loaded: {events:,}; quarantined with a reason: {rejected:,} (table usage_events_rejected)"
     )

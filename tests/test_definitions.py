@@ -1,6 +1,7 @@
 """The code location loads and has the names users and schedules depend on."""
 
 import dagster as dg
+import pytest
 
 from pls_pipelines.definitions import defs
 
@@ -20,6 +21,7 @@ EXPECTED_GROUPS = {
     "score_validation": "metrics",
     "buyer_candidates": "buyers",
     "account_buyers": "buyers",
+    "buyers_missing_from_crm": "buyers",
     "account_routing": "routing",
     "crm_company_sync": "crm_sync",
     "crm_contact_sync": "crm_sync",
@@ -65,3 +67,20 @@ def test_job_schedule_and_blocking_checks():
     assert {"pqa_scores_valid", "account_routing_valid"} <= set(checks)
     check_specs = {c.name: c for a in defs.resolve_asset_graph().assets_defs for c in a.check_specs}
     assert check_specs["pqa_scores_valid"].blocking and check_specs["account_routing_valid"].blocking
+
+
+@pytest.mark.parametrize(
+    ("variable", "field"),
+    [("PLS_PERSONAS_CONFIG", "personas_config"), ("PLS_ROUTING_CONFIG", "routing_config"),
+     ("PLS_CRM_FIELDS_CONFIG", "crm_fields_config"), ("PLS_SCORING_CONFIG", "scoring_config")],
+)
+def test_each_rule_file_can_be_replaced_by_an_environment_variable(monkeypatch, variable, field):
+    from pls_pipelines.definitions import build_resources
+    from pls_pipelines.settings import ENV_VARS
+
+    assert variable in ENV_VARS
+    monkeypatch.setenv(variable, "/srv/revops/rules.yaml")
+    value = getattr(build_resources()["rules"], field)
+    assert isinstance(value, dg.EnvVar) and value.env_var_name == variable
+    monkeypatch.delenv(variable)
+    assert getattr(build_resources()["rules"], field) is None

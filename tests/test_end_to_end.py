@@ -88,6 +88,22 @@ def test_every_stage_produces_real_output(embedded):
 
 
 @pytest.mark.slow
+def test_every_account_routed_to_sales_names_a_buyer_contact(embedded):
+    settings, first, _ = embedded
+    routing = read(settings, "account_routing")
+    sales = routing[routing["motion"] == "sales"]
+    assert len(sales) > 0 and sales["is_pqa"].all()
+    assert sales["economic_buyer_name"].notna().all()
+    assert sales["recommended_contacts"].str.contains("buyer").all()
+    checks = {e.check_name: e for e in first.get_asset_check_evaluations()}
+    assert checks["sales_accounts_name_a_buyer"].passed
+    # the buyers the product knows and the CRM does not are listed (creating them is off by default)
+    missing = read(settings, "buyers_missing_from_crm")
+    assert len(missing) > 0 and missing["email"].str.contains("@").all()
+    assert not missing["person_id"].isin(read(settings, "crm_contacts")["contact_id"]).any()
+
+
+@pytest.mark.slow
 def test_score_history_has_a_snapshot_per_day_and_validation_ran(embedded):
     settings, first, _ = embedded
     history = read(settings, "pqa_score_history")
@@ -174,3 +190,21 @@ def test_whole_pipeline_on_postgres_matches_duckdb(postgres_url, embedded, tmp_p
     assert read(settings, "usage_events")["event_id"].sort_values().tolist() == (
         read(duck_settings, "usage_events")["event_id"].sort_values().tolist()
     )
+
+
+@pytest.mark.slow
+def test_summary_shows_counts_per_motion_and_buyers(embedded):
+    from rich.console import Console
+
+    from pls_pipelines.summary import print_run_summary
+
+    settings, first, _ = embedded
+    console = Console(record=True, width=200)
+    print_run_summary(settings, first.run_id, 12.0, console=console)
+    text = console.export_text()
+    motions = read(settings, "account_routing")["motion"].value_counts()
+    line = next(row for row in text.splitlines() if row.startswith("Motions: "))
+    for motion, count in motions.items():
+        assert f"{motion} {count:,}" in line
+    assert "Buyers: " in text and "buyers not yet CRM contacts" in text
+    assert "Top 10 product-qualified accounts" in text

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from pls_pipelines.assets.common import REVOPS_TEAM, lineage, table_metadata
 from pls_pipelines.assets.rollups import latest_activity_date
+from pls_pipelines.lib.missing_contacts import buyers_missing_from_crm
 from pls_pipelines.lib.people import build_people
 from pls_pipelines.lib.personas import best_contacts_per_account, flag_pqls, identify_personas
 from pls_pipelines.lib.rollup_sql import (
@@ -82,4 +83,47 @@ def account_buyers(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     context.log.info(f"{with_buyer:,} of {len(best):,} accounts have an economic buyer among their product users")
     return dg.MaterializeResult(
         metadata=table_metadata(best, preview_rows=10, accounts_with_buyer=with_buyer)
+    )
+
+
+BUYERS_MISSING_FROM_CRM = "buyers_missing_from_crm"
+
+
+@dg.asset(
+    name=BUYERS_MISSING_FROM_CRM,
+    group_name=BUYERS,
+    deps=["buyer_candidates", "crm_companies"],
+    kinds={"python", "pandas"},
+    owners=[REVOPS_TEAM],
+)
+def buyers_missing_from_crm_asset(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource
+) -> dg.MaterializeResult:
+    """Economic buyers and PQA champions who use the product with a work email but are no CRM contact yet:
+    the people a seller would otherwise add by hand. Listed on every run; the contact sync creates them only
+    when crm_fields.yaml says `create_missing_contacts: {enabled: true}`."""
+    wh = warehouse.get_warehouse()
+    companies = wh.read_table("crm_companies", ["company_id"])
+    missing = buyers_missing_from_crm(wh.read_table("buyer_candidates"), set(companies["company_id"].astype(str)))
+    wh.replace_table(BUYERS_MISSING_FROM_CRM, missing)
+    creating = rules.crm_fields().create_missing_contacts
+    by_reason = missing["why"].value_counts().to_dict()
+    context.log.info(
+        f"{len(missing):,} buyers use the product but are no CRM contact yet {by_reason}; "
+        + ("the contact sync creates them" if creating else "listed only (create_missing_contacts is off)")
+    )
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            missing,
+            preview_rows=10,
+            column_lineage=lineage(
+                {
+                    "email": [("buyer_candidates", "email")],
+                    "persona": [("buyer_candidates", "persona")],
+                    "crm_company_id": [("buyer_candidates", "account_id"), ("crm_companies", "company_id")],
+                }
+            ),
+            by_reason=dg.MetadataValue.json(by_reason),
+            will_be_created=creating,
+        )
     )

@@ -14,6 +14,7 @@ SCORE_COLUMNS = ["account_id", "model", "model_version", "score", "tier", "is_pq
 BUYER_COLUMNS = [
     "account_id",
     "buyer_present",
+    "buyer_known",
     "champion_present",
     "economic_buyer_name",
     "economic_buyer_title",
@@ -47,7 +48,7 @@ def account_routing(
     scores = primary_scores(wh.read_table("pqa_scores", SCORE_COLUMNS), rules.scoring().primary_models)
     buyers = wh.read_table("account_buyers", BUYER_COLUMNS)
     accounts = features.merge(scores, on="account_id", how="left").merge(buyers, on="account_id", how="left")
-    for flag in ("is_pqa", "buyer_present", "champion_present", "economic_buyer_is_user"):
+    for flag in ("is_pqa", "buyer_present", "buyer_known", "champion_present", "economic_buyer_is_user"):
         accounts[flag] = accounts[flag].fillna(False).astype(bool)
     routed = route_accounts(accounts, rules.routing())
     table = accounts.merge(routed, on="account_id", how="left")
@@ -123,5 +124,30 @@ def account_routing_valid(warehouse: WarehouseResource, rules: RulesResource) ->
             "duplicate_accounts": duplicates,
             "unrouted": unrouted,
             "unknown_motions": dg.MetadataValue.json(unknown),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=ACCOUNT_ROUTING,
+    description="Every account routed to sales names an economic buyer to call.",
+)
+def sales_accounts_name_a_buyer(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """A seller handed an account with nobody to call wastes the motion: the shipped routing only sends
+    accounts with a known economic buyer to sales, so this warns when an edited routing.yaml does otherwise.
+    A warning, not a block: the CRM still gets the motion, and RevOps sees which rule did it."""
+    table = warehouse.get_warehouse().read_table(
+        ACCOUNT_ROUTING, ["account_id", "motion", "economic_buyer_name", "routing_rule"]
+    )
+    sales = table[table["motion"] == "sales"]
+    nameless = sales[sales["economic_buyer_name"].isna() | (sales["economic_buyer_name"].astype(str).str.strip() == "")]
+    return dg.AssetCheckResult(
+        passed=nameless.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "sales_accounts": len(sales),
+            "without_a_buyer": len(nameless),
+            "by_rule": dg.MetadataValue.json(nameless["routing_rule"].value_counts().to_dict()),
+            "examples": dg.MetadataValue.json(nameless["account_id"].head(5).tolist()),
         },
     )

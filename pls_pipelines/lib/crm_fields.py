@@ -26,6 +26,8 @@ class CrmFieldMap:
     group_name: str
     group_label: str
     objects: dict[str, ObjectFields]
+    # create buyers_missing_from_crm as CRM contacts (lib/missing_contacts.py); off unless RevOps turns it on
+    create_missing_contacts: bool = False
 
 
 def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
@@ -46,4 +48,10 @@ def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
             )
         objects[object_type] = ObjectFields(object_type, spec["key"], tables.pop(), tuple(fields))
     group = raw["property_group"]
-    return CrmFieldMap(group["name"], group["label"], objects)
+    creating = raw.get("create_missing_contacts", {}).get("enabled", False)
+    if creating and "contacts" not in objects:
+        raise ConfigError(
+            f"{path}: create_missing_contacts.enabled is true but objects.contacts is missing; created contacts "
+            "get the contacts fields, so map them (or set enabled: false)."
+        )
+    return CrmFieldMap(group["name"], group["label"], objects, creating)

@@ -141,8 +141,9 @@ def best_contacts_per_account(personas: pd.DataFrame) -> pd.DataFrame:
     Buyer: the best `is_buyer` person, preferring product users (a buyer already in the product is a warm
     conversation; a CRM-only buyer is someone to prospect), then buying power, then activity, then
     person_id - so the choice never flips between runs. `buyer_present` is True only for a buyer who uses
-    the product ("buyer in the user base" in routing). Champion: the best `is_champion` person other than
-    the chosen buyer when there is one; the buyer themself otherwise.
+    the product ("buyer in the user base" in routing); `buyer_known` also for a buyer only the CRM knows.
+    Champion: the best `is_champion` person other than the chosen buyer when there is one; the buyer
+    themself otherwise.
     """
     accounts = pd.DataFrame({"account_id": pd.unique(personas["account_id"])}).sort_values("account_id")
     ranked = _ranked(personas)
@@ -167,9 +168,10 @@ def best_contacts_per_account(personas: pd.DataFrame) -> pd.DataFrame:
     )
     out["economic_buyer_is_user"] = out["economic_buyer_is_user"].fillna(False).astype(bool)
     out["buyer_present"] = out["economic_buyer_is_user"]
+    out["buyer_known"] = out["economic_buyer_person_id"].notna()
     out["champion_present"] = out["champion_person_id"].notna()
     columns = [
-        "account_id", "buyer_present", *buyer_cols.values(), "economic_buyer_is_user",
+        "account_id", "buyer_present", "buyer_known", *buyer_cols.values(), "economic_buyer_is_user",
         "champion_present", *champion_cols.values(),
     ]
     return out[columns].reset_index(drop=True)

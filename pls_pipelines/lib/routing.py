@@ -71,7 +71,8 @@ MEASURES: dict[str, Measure] = {
     "active_user_growth": Measure("active_users_28d", prior="active_users_prior_28d"),
 }
 COMPARISONS = ("at_least", "below")
-FLAGS = ("is_customer", "is_pqa", "buyer_present", "champion_present", "is_crm_matched", "is_consolidation")
+FLAGS = ("is_customer", "is_pqa", "buyer_present", "buyer_known", "champion_present", "is_crm_matched",
+         "is_consolidation")
 SET_CONDITIONS = {"segment_in": "segment", "tier_in": "tier"}
 ANY_OF = "any_of"
 CONDITION_KEYS = (

@@ -50,6 +50,31 @@ class RecordOutcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class NewContact:
+    """A contact to create in the CRM, associated with its company. `key` is ours (the person_id): the
+    outcome of a create that failed has no CRM id to name it by."""
+
+    key: str
+    email: str
+    company_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """What the CRM did with one NewContact: created it, found it already there (`created` False: creates are
+    upserts by email, so a retried run never makes a duplicate), or refused it with a reason."""
+
+    key: str
+    record_id: str | None
+    ok: bool
+    created: bool = False
+    error: str | None = None
+
+
 def to_crm_value(value: object) -> str | None:
     """Render a warehouse value the way CRMs store properties: strings, with numbers and booleans canonical.
 

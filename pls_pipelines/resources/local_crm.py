@@ -9,6 +9,7 @@ CRM user can see what the pipeline changed and when.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pls_pipelines.lib.errors import ConfigError
-from pls_pipelines.lib.sync import FieldSpec, RecordOutcome, RecordUpdate
+from pls_pipelines.lib.sync import CreateOutcome, FieldSpec, NewContact, RecordOutcome, RecordUpdate
 
 OBJECT_TYPES = ("companies", "contacts", "deals")
 _KEYS = {"companies": "company_id", "contacts": "contact_id", "deals": "deal_id"}
@@ -265,6 +266,51 @@ class LocalCrm:
                     outcomes.append(outcome)
         return outcomes
 
+    def create_contacts(self, new_contacts: Sequence[NewContact]) -> list[CreateOutcome]:
+        """Create contacts of existing companies, as an upsert by email (case ignored): an address the CRM
+        already holds returns that contact, unchanged, so a retried create never duplicates anyone. A contact
+        whose company does not exist fails alone, like HubSpot's per-input association errors."""
+        outcomes: list[CreateOutcome] = []
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for start in range(0, len(new_contacts), self.batch_size):
+            batch = new_contacts[start : start + self.batch_size]
+            emails = [c.email.strip().lower() for c in batch]
+            with self.engine.begin() as conn:
+                existing = {
+                    email.lower(): contact_id
+                    for contact_id, email in conn.execute(
+                        sa.select(contacts.c.contact_id, contacts.c.email).where(
+                            sa.func.lower(contacts.c.email).in_(emails)
+                        )
+                    )
+                }
+                known_companies = {
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(companies.c.company_id).where(
+                            companies.c.company_id.in_([c.company_id for c in batch])
+                        )
+                    )
+                }
+                for contact, email in zip(batch, emails, strict=True):
+                    if email in existing:
+                        outcomes.append(CreateOutcome(contact.key, existing[email], True, created=False))
+                    elif contact.company_id not in known_companies:
+                        outcomes.append(CreateOutcome(
+                            contact.key, None, False,
+                            error=f"ASSOCIATION_TARGET_NOT_FOUND: no companies record {contact.company_id}",
+                        ))
+                    else:
+                        contact_id = _new_contact_id(email)
+                        conn.execute(contacts.insert().values(
+                            contact_id=contact_id, company_id=contact.company_id, email=email,
+                            first_name=contact.first_name, last_name=contact.last_name, title=contact.title,
+                            created_at=now,
+                        ))
+                        existing[email] = contact_id
+                        outcomes.append(CreateOutcome(contact.key, contact_id, True, created=True))
+        return outcomes
+
     def _apply(self, conn, object_type, update, known, defined, current, now) -> RecordOutcome:
         if update.record_id not in known:
             return RecordOutcome(
@@ -286,3 +332,8 @@ class LocalCrm:
                 )
             )
         return RecordOutcome(update.record_id, True)
+
+
+def _new_contact_id(email: str) -> str:
+    """The id of a contact the pipeline creates: derived from the address, so it is the same on every try."""
+    return "pls-" + hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]

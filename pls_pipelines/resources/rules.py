@@ -31,13 +31,13 @@ class RulesResource(dg.ConfigurableResource):
         default=None, description="Scoring models YAML (env PLS_SCORING_CONFIG); default: shipped models."
     )
     personas_config: str | None = Field(
-        default=None, description="Persona/title rules YAML; default: shipped."
+        default=None, description="Persona and title rules YAML (env PLS_PERSONAS_CONFIG); default: shipped."
     )
     routing_config: str | None = Field(
-        default=None, description="Routing decision table YAML; default: shipped."
+        default=None, description="Routing decision table YAML (env PLS_ROUTING_CONFIG); default: shipped."
     )
     crm_fields_config: str | None = Field(
-        default=None, description="CRM field mapping YAML; default: shipped."
+        default=None, description="CRM field mapping YAML (env PLS_CRM_FIELDS_CONFIG); default: shipped."
     )
     event_catalog: str | None = Field(
         default=None, description="Product event catalog YAML; default: shipped."

@@ -191,6 +191,7 @@ def test_crm_only_buyer_is_named_but_not_present(rules):
     )
     assert best["economic_buyer_name"] == "Crm_Cfo"
     assert not best["buyer_present"] and not best["economic_buyer_is_user"]
+    assert best["buyer_known"]  # the CRM knows a buyer: enterprise PQAs can go to sales top-down
     assert best["champion_person_id"] == "lee" and best["champion_present"]
 
 
@@ -207,7 +208,7 @@ def test_champion_is_someone_else_than_the_buyer_when_possible(rules):
 
 def test_account_without_buyer_or_champion(rules):
     best = contacts(rules, person("x", "Designer", events_28d=0))
-    assert not best["buyer_present"] and not best["champion_present"]
+    assert not best["buyer_present"] and not best["champion_present"] and not best["buyer_known"]
     assert pd.isna(best["economic_buyer_name"]) and pd.isna(best["champion_name"])
 
 

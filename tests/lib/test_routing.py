@@ -20,12 +20,14 @@ def rules():
 
 BASE = {
     "segment": "mid_market", "employee_count": 400, "is_customer": False, "is_pqa": False, "score": 50,
-    "tier": "self_serve", "buyer_present": False, "champion_present": False, "is_crm_matched": True,
+    "tier": "self_serve", "buyer_present": False, "buyer_known": False, "champion_present": False,
+    "is_crm_matched": True,
     "is_consolidation": False, "workspace_count": 1, "velocity_7d": np.nan, "active_users_28d": 6,
     "active_users_prior_28d": 6, "events_28d": 100, "events_prior_28d": 100, "advanced_features_used_28d": 0,
     "economic_buyer_name": None, "economic_buyer_title": None, "champion_name": None, "champion_title": None,
 }
-DANA = {"buyer_present": True, "economic_buyer_name": "Dana Ruiz", "economic_buyer_title": "VP Engineering"}
+DANA = {"buyer_present": True, "buyer_known": True, "economic_buyer_name": "Dana Ruiz",
+        "economic_buyer_title": "VP Engineering"}
 LEE = {"champion_present": True, "champion_name": "Lee Wong"}
 
 
@@ -109,9 +111,37 @@ def test_customer_expansion_plays(rules, account, rule, reason):
     assert (out["motion"], out["routing_rule"], out["motion_reason"]) == ("expansion", rule, reason)
 
 
+def test_customer_with_a_high_expansion_score_is_ready_to_expand(rules):
+    out = route(rules, is_customer=True, is_pqa=True, score=95, active_users_28d=40, active_users_prior_28d=40)
+    assert (out["motion"], out["routing_rule"]) == ("expansion", "customer_ready_to_expand")
+    assert out["motion_reason"] == (
+        "Paying customer scoring 95 on the expansion model (40 active users): ready for the next plan"
+    )
+
+
 def test_customer_never_gets_a_new_business_motion(rules):
-    out = route(rules, is_customer=True, is_pqa=True, score=95, **DANA)
-    assert (out["motion"], out["routing_rule"]) == ("self_serve", "customer_steady")
+    # a paying customer with a buyer in the product and a high score: an expansion play, never new business
+    for segment in ("smb", "mid_market", "enterprise"):
+        out = route(rules, segment=segment, is_customer=True, is_pqa=True, score=95, **DANA)
+        assert out["motion"] == "expansion", segment
+        assert (route(rules, segment=segment, is_customer=True, score=30, **DANA)["routing_rule"]
+                == "customer_steady")
+
+
+def test_first_matching_rule_wins_when_several_hold(rules):
+    # falling usage, several workspaces, growth in people and advanced features all at once: churn risk first
+    out = route(rules, is_customer=True, is_pqa=True, score=90, is_consolidation=True, workspace_count=3,
+                events_28d=40, events_prior_28d=100, advanced_features_used_28d=4)
+    assert out["routing_rule"] == "customer_usage_falling"
+    # a prospect PQA with a buyer in the product that is also high fit: sales, not ABM
+    out = route(rules, segment="enterprise", employee_count=3000, is_pqa=True, score=90, **DANA)
+    assert out["routing_rule"] == "pqa_with_buyer"
+
+
+def test_score_exactly_at_the_threshold_follows_is_pqa(rules):
+    # routing reads the scorer's is_pqa flag, so a tie at the threshold goes the way scoring decided
+    assert route(rules, is_pqa=True, score=80, **DANA)["motion"] == "sales"
+    assert route(rules, is_pqa=False, score=79, **DANA)["motion"] == "success"
 
 
 def test_usage_trend_without_prior_usage_does_not_count_as_falling(rules):
@@ -149,13 +179,28 @@ def test_smb_pqa_without_buyer_stays_self_serve(rules):
     assert out["motion_reason"].endswith("without an economic buyer: stays self-serve; champion: none yet")
 
 
-def test_enterprise_pqa_without_buyer_is_hybrid_sales(rules):
-    out = route(rules, segment="enterprise", employee_count=5000, is_pqa=True, score=90, **LEE)
+KIM_IN_CRM = {"buyer_known": True, "economic_buyer_name": "Kim Lee", "economic_buyer_title": "CFO",
+              "economic_buyer_is_user": False}
+
+
+def test_enterprise_pqa_with_a_crm_buyer_is_hybrid_sales(rules):
+    out = route(rules, segment="enterprise", employee_count=5000, is_pqa=True, score=90, **LEE, **KIM_IN_CRM)
     assert (out["motion"], out["routing_rule"]) == ("sales", "pqa_without_buyer > enterprise_pqa_hybrid")
     assert out["motion_reason"] == (
         "Enterprise PQA (score 90, 5,000 employees) with no buyer in the product yet: "
-        "sales prospects top-down; champion: Lee Wong"
+        "sales calls Kim Lee, CFO top-down; champion: Lee Wong"
     )
+    assert out["recommended_contacts"] == "buyer to prospect (not a user yet): Kim Lee (CFO); champion: Lee Wong"
+
+
+def test_enterprise_pqa_with_no_buyer_known_anywhere_stays_abm(rules):
+    out = route(rules, segment="enterprise", employee_count=5000, is_pqa=True, score=90, **LEE)
+    assert (out["motion"], out["routing_rule"]) == ("abm", "pqa_without_buyer")
+
+
+def test_mid_market_pqa_with_a_crm_buyer_stays_abm(rules):
+    # only enterprise is hybrid: mid-market prospects the CRM buyer through marketing first
+    assert route(rules, is_pqa=True, score=85, **KIM_IN_CRM)["motion"] == "abm"
 
 
 def test_enterprise_non_pqa_keeps_its_table_motion(rules):
@@ -241,19 +286,19 @@ def _routing_with(tmp_path, old: str, new: str):
     ("old", "new", "message"),
     [
         ("motion: success", "motion: sucess",
-         r"rules\[7\]\.motion \(rule 'buyer_not_yet_pqa'\): 'sucess' is not allowed here "
+         r"rules\[8\]\.motion \(rule 'buyer_not_yet_pqa'\): 'sucess' is not allowed here "
          r"-- did you mean 'success'\?"),
         ("usage_trend_below: -0.3", "usage_trend_belo: -0.3",
          r"rules\[0\]\.when\.usage_trend_belo \(rule 'customer_usage_falling'\): "
          r"unknown key 'usage_trend_belo' -- did you mean 'usage_trend_below'\?"),
         ("reason: \"PQA (score {score}) with an", "reason: \"PQA (score {scor}) with an",
-         r"rules\[6\]\.reason \(rule 'pqa_with_buyer'\): unknown placeholder \{scor\} "
+         r"rules\[7\]\.reason \(rule 'pqa_with_buyer'\): unknown placeholder \{scor\} "
          r"-- did you mean 'score'\?"),
         ("segments: [enterprise]", "segments: [enterprize]",
          r"segment_overrides\[2\]\.segments \(rule 'enterprise_pqa_hybrid'\): unknown segment 'enterprize' "
          r"-- did you mean 'enterprise'\?"),
         ("    when: {}\n", "    when: {is_pqa: false}\n",
-         r"rules\[10\]\.when \(rule 'default'\): the last rule does not match every account "
+         r"rules\[11\]\.when \(rule 'default'\): the last rule does not match every account "
          r"-- end the table"),
         ("name: customer_inactive", "name: customer_usage_falling",
          r"rules\[1\]\.name .*'customer_usage_falling' is already used at rules\[0\]\.name"),

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from pls_pipelines.lib.errors import ConfigError
-from pls_pipelines.lib.sync import FieldSpec, RecordUpdate
+from pls_pipelines.lib.sync import FieldSpec, NewContact, RecordUpdate
 from pls_pipelines.resources.crm import build_crm_client
 from pls_pipelines.resources.local_crm import LocalCrm
 
@@ -79,6 +79,26 @@ def test_a_bad_record_fails_alone_and_history_is_kept(crm):
     assert props.to_dict("records") == [{"record_id": "c1", "name": "pls_pqa_score", "value": "85"}]
     definitions = crm.property_definitions("companies")
     assert "account_routing" in definitions["description"].item()
+
+
+def test_created_contacts_join_their_company_and_a_retry_never_duplicates(crm):
+    new = [
+        NewContact("u1", "lee@acme.com", "c1", "Lee", "Wong", "Engineering Manager"),
+        NewContact("u2", "DANA@acme.com", "c1", "Dana", "Ruiz", None),  # already a contact, other case
+        NewContact("u3", "kim@nowhere.io", "c404", "Kim", None, None),  # no such company
+    ]
+    first = crm.create_contacts(new)
+    assert [(o.key, o.ok, o.created) for o in first] == [("u1", True, True), ("u2", True, False), ("u3", False, False)]
+    assert first[1].record_id == "k1"
+    assert first[2].record_id is None and first[2].error.startswith("ASSOCIATION_TARGET_NOT_FOUND")
+    again = crm.create_contacts(new[:1])  # a retried run after a crash: the same contact, not a second one
+    assert (again[0].record_id, again[0].created) == (first[0].record_id, False)
+    contacts = crm.read("contacts")
+    assert len(contacts) == 2
+    lee = contacts[contacts["contact_id"] == first[0].record_id].iloc[0]
+    assert (lee["company_id"], lee["email"], lee["first_name"], lee["title"]) == (
+        "c1", "lee@acme.com", "Lee", "Engineering Manager"
+    )
 
 
 def test_companies_are_found_by_domain_id_or_name(crm):
