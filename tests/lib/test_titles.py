@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from pls_pipelines.cli import main
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.rules_config import shipped_config
-from pls_pipelines.lib.titles import classify_title, classify_titles, load_title_rules, normalize_title
+from pls_pipelines.lib.titles import (
+    DEPARTMENTS,
+    SENIORITY_LEVELS,
+    classify_title,
+    classify_titles,
+    load_title_rules,
+    normalize_title,
+)
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +172,79 @@ def test_duplicate_rule_names_are_refused(tmp_path):
 
 
 def test_a_new_abbreviation_is_a_yaml_change(tmp_path):
-    path = _personas_with(tmp_path, "'(s|e|a)?vp'", "'(s|e|a)?vp', 'vpe'")
-    assert classify_title("VPE", load_title_rules(path)).seniority == "vp"
-    assert classify_title("VPE", load_title_rules()).seniority == "ic"
+    path = _personas_with(tmp_path, "'(s|e|a)?vp'", "'(s|e|a)?vp', 'rvp'")  # regional VP: not shipped
+    assert classify_title("RVP", load_title_rules(path)).seniority == "vp"
+    assert classify_title("RVP", load_title_rules()).seniority == "ic"
+
+
+# Acceptance table (issue 5): data/job_titles.csv holds job-board style titles with the answer a RevOps person
+# would give, written before running the classifier. Conventions used to decide the expected answers:
+# - Department = the function the person works in: the head noun decides, qualifiers do not ("Product
+#   Marketing Manager" is marketing, "Senior Technical Recruiter" is hr, "Brand Designer" is design).
+# - "X and Y" / "X & Y" compounds: the first-named function decides ("Head of IT & Security" is it,
+#   "VP Marketing & Sales" is marketing), unless one is clearly the main job: a specific function beats the
+#   generic founder/CEO title ("Co-Founder & COO" is operations).
+# - Seniority = the highest seniority word, and "Senior"/"Sr." before it does not change it ("Sr. Director"
+#   is director, "Senior Product Manager" is manager). "Manager" in the title means manager, except the
+#   entry-level "Associate Product Manager". "Team Lead" is manager; other leads, staff, principal and
+#   architects are senior_ic. Interim/Acting/Deputy/Associate/Assistant keep the level of a head/director/VP
+#   title; "Founding X" is an early employee at X's level, not a founder; a deputy chief is vp.
+# - Customer success, revenue operations and pre-sales (Sales/Solutions Engineer) are sales; growth is
+#   marketing; people operations is hr; GM is vp/executive; board members are c_level/executive.
+# The note column says why for anything debatable; rows noted "held-out" were written and added after the
+# rules were tuned on the rest, and were not tuned on (their failures are honest misses).
+JOB_TITLES_CSV = Path(__file__).parent / "data" / "job_titles.csv"
+MIN_ACCURACY = 0.95
+
+
+def _job_titles() -> list[dict[str, str]]:
+    with JOB_TITLES_CSV.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _misclassification_table(rows: list[dict[str, str]], rules) -> tuple[int, list[str]]:
+    correct, failures = 0, []
+    for row in rows:
+        parsed = classify_title(row["title"], rules)
+        expected = (row["seniority"], row["department"])
+        got = (parsed.seniority, parsed.department)
+        if got == expected:
+            correct += 1
+        else:
+            failures.append(
+                f"{row['title']!r:45} expected {'/'.join(expected):24} got {'/'.join(got):24} "
+                f"rules {', '.join(parsed.matched) or '-'}"
+            )
+    return correct, failures
+
+
+def test_job_board_titles_are_classified_at_least_95_percent_right(rules):
+    rows = _job_titles()
+    assert len(rows) >= 150
+    assert len({row["title"] for row in rows}) == len(rows), "duplicate titles in job_titles.csv"
+    correct, failures = _misclassification_table(rows, rules)
+    accuracy = correct / len(rows)
+    report = "\n".join(
+        [f"title accuracy {accuracy:.1%} ({correct}/{len(rows)}); {len(failures)} misclassified:", *failures]
+    )
+    print(report)  # visible with -rP / -s even when the test passes
+    assert accuracy >= MIN_ACCURACY, report
+
+
+def test_job_title_table_uses_known_labels_and_covers_every_level_and_department():
+    rows = _job_titles()
+    seniorities = {row["seniority"] for row in rows}
+    departments = [row["department"] for row in rows]
+    assert seniorities <= set(SENIORITY_LEVELS) and set(departments) <= set(DEPARTMENTS)
+    assert seniorities >= set(SENIORITY_LEVELS) - {"unknown"}
+    thin = {d: departments.count(d) for d in DEPARTMENTS if d != "unknown" and departments.count(d) < 8}
+    assert not thin, f"departments with fewer than 8 titles: {thin}"
+
+
+def test_cli_classify_title_prints_seniority_department_and_matched_rules():
+    result = CliRunner().invoke(main, ["classify-title", "VP Eng"])
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.output)
+    assert set(parsed) == {"seniority", "department", "matched"}
+    assert (parsed["seniority"], parsed["department"]) == ("vp", "engineering")
+    assert parsed["matched"] == ["seniority:vp", "department:engineering"]
