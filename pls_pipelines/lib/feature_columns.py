@@ -43,7 +43,7 @@ FEATURE_COLUMNS: tuple[FeatureColumn, ...] = (
     FeatureColumn("invites_28d", "Teammates invited in the last 28 days"),
     FeatureColumn("users_added_28d", "Users added to the workspace in the last 28 days"),
     FeatureColumn("admin_changes_28d", "Admin and role changes in the last 28 days"),
-    FeatureColumn("enterprise_page_views_28d", "Visits to pricing, security, terms or privacy pages, 28 days"),
+    FeatureColumn("enterprise_page_views_28d", "Visits to pricing, security, SSO, terms or privacy pages, 28 days"),
     FeatureColumn("pricing_page_views_28d", "Visits to the pricing page, 28 days"),
     FeatureColumn("features_used_28d", "Distinct features used in the last 28 days"),
     FeatureColumn("core_features_used_28d", "Distinct core features used in the last 28 days"),
@@ -56,7 +56,7 @@ FEATURE_COLUMNS: tuple[FeatureColumn, ...] = (
                   "nobody was active then"),
     FeatureColumn("days_since_last_active", "Days from the last active day to the scoring date"),
     FeatureColumn("days_since_last_invite", "Days since a teammate was last invited (within 56 days)"),
-    FeatureColumn("days_since_last_enterprise_page_view", "Days since the last pricing/security/terms/privacy "
+    FeatureColumn("days_since_last_enterprise_page_view", "Days since the last pricing/security/SSO/terms/privacy "
                   "page visit (within 56 days)"),
     FeatureColumn("employee_count", "Company size from the CRM"),
     FeatureColumn("users_total", "Product users in the account's workspaces"),

@@ -36,7 +36,7 @@ TIER_WEIGHTS = {"core": 3.0, "advanced": 0.3}
 ADOPTION_OFFSETS = {
     "alerts": 0.8, "integrations": 0.3, "api": 0.0, "sso": -1.0, "audit_log": -0.6, "permissions": -0.4,
 }
-ENTERPRISE_PAGE_SHARES = {"pricing": 0.45, "security": 0.25, "terms": 0.12, "privacy": 0.18}
+ENTERPRISE_PAGE_SHARES = {"pricing": 0.42, "security": 0.22, "terms": 0.11, "privacy": 0.15, "sso": 0.10}
 OTHER_PAGE_WEIGHTS = (1.4, 0.5, 0.4, 0.7)  # names.OTHER_PAGES
 USER_CHUNK = 16_384  # users per block of the users x days matrices (bounds memory at large sizes)
 
