@@ -102,7 +102,10 @@ def test_buyer_title_outranks_champion_behaviour_but_keeps_both_flags(rules):
     [("Senior Software Engineer", "influencer"), ("IT Support Technician", "influencer"),
      ("Security Analyst", "influencer"), ("IT Manager", "economic_buyer"),
      ("Procurement Manager", "economic_buyer"), ("Marketing Manager", "end_user"),
-     ("Account Executive", "end_user"), (None, "end_user")],
+     ("Account Executive", "end_user"), (None, "end_user"),
+     # budget-holding seniority in a buying department; seniors elsewhere influence
+     ("VP Engineering", "economic_buyer"), ("Director of Data", "economic_buyer"), ("Director", "economic_buyer"),
+     ("CMO", "economic_buyer"), ("VP Marketing", "influencer"), ("Head of Sales", "influencer")],
 )
 def test_persona_from_title(rules, title, persona):
     assert classify(rules, person("x", title)).loc["x", "persona"] == persona
@@ -153,13 +156,13 @@ def contacts(rules, *rows: dict) -> pd.Series:
 def test_best_buyer_ties_break_on_activity_then_person_id(rules):
     best = contacts(
         rules,
-        person("p3", "VP Sales", activity_rank=2),
-        person("p2", "VP Sales", activity_rank=5),
-        person("p1", "VP Sales", activity_rank=5),
+        person("p3", "VP Finance", activity_rank=2),
+        person("p2", "VP Finance", activity_rank=5),
+        person("p1", "VP Finance", activity_rank=5),
     )
     assert best["economic_buyer_person_id"] == "p3"
     best = contacts(
-        rules, person("p2", "VP Sales", activity_rank=5), person("p1", "VP Sales", activity_rank=5)
+        rules, person("p2", "VP Finance", activity_rank=5), person("p1", "VP Finance", activity_rank=5)
     )
     assert best["economic_buyer_person_id"] == "p1"
 
