@@ -45,9 +45,16 @@ class RecordUpdate:
 
 @dataclass(frozen=True)
 class RecordOutcome:
+    """What the CRM did with one RecordUpdate. ok only when the CRM confirmed the write. error carries the CRM's
+    own reason ("INVALID_OPTION: ..."); retryable marks a transient failure (rate limit, 5xx, timeout, row lock)
+    that outlasted the retries, as opposed to a rejection that would fail again unchanged. merged_into: the
+    record was merged into this one in the CRM, and the write went there."""
+
     record_id: str
     ok: bool
     error: str | None = None
+    retryable: bool = False
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)
