@@ -23,6 +23,22 @@ def _crm_writes(wh: Warehouse, run_id: str | None) -> pd.DataFrame:
     )
 
 
+WRITE_STATUSES = ("sent", "created", "rejected", "failed")
+
+
+def _crm_line(kind: str, outcomes: pd.DataFrame) -> str:
+    """'CRM (hubspot): companies sent 12 · unchanged 1,549; contacts ...' or, with nothing written, says so."""
+    if outcomes.empty:
+        return "CRM: the sync did not run in this run."
+    if not outcomes["status"].isin(WRITE_STATUSES).any():
+        return f"CRM ({kind}): [green]no changes since the last sync - 0 CRM writes.[/]"
+    parts = []
+    for object_type, group in outcomes.groupby("object_type", sort=True):
+        counts = ", ".join(f"{r.status} {int(r.n):,}" for r in group.itertuples(index=False))
+        parts.append(f"{object_type} {counts}")
+    return f"CRM ({kind}): " + "; ".join(parts) + " (every record's outcome: table crm_sync_log)"
+
+
 def _buyer_counts(wh: Warehouse) -> dict[str, int]:
     """Accounts with a buyer in the product, PQLs and buyers the CRM lacks; empty before buyers ran."""
     tables = ("account_buyers", "buyer_candidates", "buyers_missing_from_crm")
@@ -128,11 +144,7 @@ def print_run_summary(
             f"{int(fit['horizon_days'])} days: {fit['verdict']} ([bold]pls backtest[/] for the details)",
             highlight=False,
         )
-    if writes.empty:
-        console.print("CRM: [green]no changes since the last sync - 0 CRM writes.[/]")
-    else:
-        parts = [f"{r.object_type} {r.status} {int(r.n):,}" for r in writes.itertuples(index=False)]
-        console.print(f"CRM ({settings.crm_kind}): records written: " + ", ".join(parts))
+    console.print(_crm_line(settings.crm_kind, writes), highlight=False)
     example = top["domain"].dropna().head(1).tolist() or routing["domain"].dropna().head(1).tolist()
     console.print(
         "Next: [bold]make ui[/] for lineage, run history and checks (http://127.0.0.1:3000); "

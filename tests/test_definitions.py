@@ -67,6 +67,10 @@ def test_job_schedule_and_blocking_checks():
     assert {"pqa_scores_valid", "account_routing_valid"} <= set(checks)
     check_specs = {c.name: c for a in defs.resolve_asset_graph().assets_defs for c in a.check_specs}
     assert check_specs["pqa_scores_valid"].blocking and check_specs["account_routing_valid"].blocking
+    # the guard in front of the CRM write sits on the table the sync writes from, and blocks
+    assert check_specs["crm_sync_guard"].blocking
+    assert check_specs["crm_sync_guard"].asset_key == dg.AssetKey("account_routing")
+    assert not check_specs["sales_accounts_name_a_buyer"].blocking
 
 
 @pytest.mark.parametrize(

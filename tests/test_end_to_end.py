@@ -49,7 +49,9 @@ def run(settings, definitions, instance):
 def sync_writes(settings, run_id) -> int:
     wh = Warehouse(settings.warehouse_url)
     try:
-        return int(wh.scalar("SELECT COUNT(*) FROM crm_sync_log WHERE run_id = :r", {"r": run_id}))
+        return int(wh.scalar(
+            "SELECT COUNT(*) FROM crm_sync_log WHERE run_id = :r AND status IN ('sent', 'created')", {"r": run_id}
+        ))
     finally:
         dispose_all_engines()
 

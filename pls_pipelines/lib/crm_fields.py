@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.rules_config import load_yaml_config, shipped_config
-from pls_pipelines.lib.sync import FieldSpec
+from pls_pipelines.lib.sync import ALWAYS, FieldSpec
+from pls_pipelines.lib.sync_guard import GuardSettings
 
 DEFAULT_FILE = "crm_fields.yaml"
 FIELD_PREFIX = "pls_"
@@ -28,6 +29,10 @@ class CrmFieldMap:
     objects: dict[str, ObjectFields]
     # create buyers_missing_from_crm as CRM contacts (lib/missing_contacts.py); off unless RevOps turns it on
     create_missing_contacts: bool = False
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    # compare with the CRM's current values (catching edits made in the CRM) when the last full reconcile is
+    # older than this; 0 = every run
+    reconcile_every_days: int = 7
 
 
 def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
@@ -37,9 +42,12 @@ def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
     objects = {}
     for object_type, spec in raw["objects"].items():
         fields = []
-        for name, field in spec["fields"].items():
-            table, _, column = field["source"].partition(".")
-            fields.append(FieldSpec(name, field["label"], field["type"], table, column))
+        for name, entry in spec["fields"].items():
+            table, _, column = entry["source"].partition(".")
+            fields.append(FieldSpec(
+                name, entry["label"], entry["type"], table, column,
+                mode=entry.get("mode", ALWAYS), skip_nulls=bool(entry.get("skip_nulls", False)),
+            ))
         tables = {f.source_table for f in fields}
         if len(tables) != 1:
             raise ConfigError(
@@ -54,4 +62,7 @@ def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
             f"{path}: create_missing_contacts.enabled is true but objects.contacts is missing; created contacts "
             "get the contacts fields, so map them (or set enabled: false)."
         )
-    return CrmFieldMap(group["name"], group["label"], objects, creating)
+    guard = GuardSettings(**raw.get("guard", {}))
+    return CrmFieldMap(
+        group["name"], group["label"], objects, creating, guard, int(raw.get("reconcile_every_days", 7))
+    )

@@ -9,22 +9,31 @@ failed is retried on the next run because its state never moved.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
 
+# Field ownership (crm_fields.yaml `mode`): who wins when the pipeline and a CRM user both have a value.
+ALWAYS = "always"      # the pipeline's value, every time it changes (and the full reconcile undoes CRM edits)
+IF_EMPTY = "if_empty"  # only while the CRM field is empty, or still holds what the pipeline last wrote
+NEVER = "never"        # mapped (provisioned, documented) but not written: a field being retired or handed over
+FIELD_MODES = (ALWAYS, IF_EMPTY, NEVER)
+
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One CRM property the pipeline owns, and the warehouse column it comes from."""
+    """One CRM property the pipeline owns, the warehouse column it comes from, and who wins (`mode`).
+    skip_nulls: a missing value leaves the CRM field as it is instead of clearing it."""
 
     name: str
     label: str
     type: str
     source_table: str
     source_column: str
+    mode: str = ALWAYS
+    skip_nulls: bool = False
 
     @property
     def description(self) -> str:
@@ -80,6 +89,7 @@ class CreateOutcome:
     ok: bool
     created: bool = False
     error: str | None = None
+    retryable: bool = False  # a transient failure (rate limit, 5xx, timeout) that outlasted the retries
 
 
 def to_crm_value(value: object) -> str | None:
@@ -105,15 +115,24 @@ def to_crm_value(value: object) -> str | None:
 
 
 def desired_values(frame: pd.DataFrame, key_column: str, fields: Iterable[FieldSpec]) -> dict[str, dict]:
-    """Map record id -> {crm field: crm string value} from a source table holding the key and source columns."""
-    specs = list(fields)
+    """Map record id -> {crm field: crm string value} from a source table holding the key and source columns.
+
+    `never` fields are left out (mapped, not written); a null of a `skip_nulls` field is left out too, so it
+    never clears what is in the CRM. Rows without a CRM id (accounts no CRM company matches) are not records.
+    """
+    specs = [s for s in fields if s.mode != NEVER]
     missing = [s.source_column for s in specs if s.source_column not in frame.columns]
     if key_column not in frame.columns or missing:
         raise KeyError(f"sync source is missing columns: {[key_column, *missing]}")
     rows = frame[frame[key_column].notna()]
+    keys = rows[key_column].astype(str).tolist()
+    columns = {s.name: [to_crm_value(v) for v in rows[s.source_column].tolist()] for s in specs}
+    skip_nulls = {s.name for s in specs if s.skip_nulls}
     out: dict[str, dict] = {}
-    for record in rows.to_dict("records"):
-        out[str(record[key_column])] = {s.name: to_crm_value(record[s.source_column]) for s in specs}
+    for i, key in enumerate(keys):
+        out[key] = {
+            name: values[i] for name, values in columns.items() if not (values[i] is None and name in skip_nulls)
+        }
     return out
 
 
@@ -134,21 +153,32 @@ def diff_records(
     return updates
 
 
-def synced_state_frame(rows: pd.DataFrame) -> dict[str, dict[str, str | None]]:
-    """Rebuild {record id: {field: value}} from the long sync-state table (record_id, field, value)."""
-    state: dict[str, dict[str, str | None]] = {}
-    for record_id, field_name, value in rows[["record_id", "field", "value"]].itertuples(index=False):
-        state.setdefault(str(record_id), {})[field_name] = None if pd.isna(value) else value
-    return state
+def keep_if_empty_fields(
+    updates: Sequence[RecordUpdate],
+    fields: Iterable[FieldSpec],
+    crm_current: Mapping[str, Mapping[str, str | None]],
+    last_written: Mapping[str, Mapping[str, str | None]] | None = None,
+) -> tuple[list[RecordUpdate], dict[str, list[str]]]:
+    """Drop `if_empty` fields the CRM already holds a value of its own in: the value a CRM user typed wins.
 
-
-def accepted_state_rows(updates: Iterable[RecordUpdate], outcomes: Iterable[RecordOutcome]) -> pd.DataFrame:
-    """The (record_id, field, value) rows to store as synced: only fields of records the CRM accepted."""
-    ok_ids = {o.record_id for o in outcomes if o.ok}
-    rows = [
-        (u.record_id, name, value)
-        for u in updates
-        if u.record_id in ok_ids
-        for name, value in u.properties.items()
-    ]
-    return pd.DataFrame(rows, columns=["record_id", "field", "value"], dtype=object)
+    A value is the pipeline's own when it equals what the pipeline last wrote (`last_written`, by default each
+    update's `previous`; a full reconcile diffs against the CRM, so it passes the sync state), so the pipeline
+    keeps updating a field it filled. Returns the updates still to send (records left with nothing to write
+    are dropped) and, per record, the fields skipped.
+    """
+    if_empty = {s.name for s in fields if s.mode == IF_EMPTY}
+    kept: list[RecordUpdate] = []
+    skipped: dict[str, list[str]] = {}
+    for update in updates:
+        current = crm_current.get(update.record_id, {})
+        ours = update.previous if last_written is None else last_written.get(update.record_id, {})
+        drop = [
+            name for name in update.properties
+            if name in if_empty and current.get(name) not in (None, "") and current.get(name) != ours.get(name)
+        ]
+        if drop:
+            skipped[update.record_id] = sorted(drop)
+        properties = {k: v for k, v in update.properties.items() if k not in drop}
+        if properties:
+            kept.append(RecordUpdate(update.record_id, properties, {k: update.previous.get(k) for k in properties}))
+    return kept, skipped

@@ -195,7 +195,29 @@ class LocalCrm:
             return dict(row) if row else None
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def ensure_properties(self, object_type: str, fields: Iterable[FieldSpec], group_name: str) -> int:
+    def count_records(self, object_type: str) -> int:
+        table = _RECORD_TABLES.get(object_type) if object_type != "owners" else owners
+        if table is None:
+            raise ValueError(f"unknown CRM object type {object_type!r}; expected one of {OBJECT_TYPES}")
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def load_demo(
+        self, owners_df: pd.DataFrame, companies_df: pd.DataFrame, contacts_df: pd.DataFrame, deals_df: pd.DataFrame
+    ) -> dict[str, dict[str, str]]:
+        """The embedded CRM keeps the demo's own ids (it is the demo's CRM): loading is `seed`."""
+        self.seed(owners_df, companies_df, contacts_df, deals_df)
+        return {
+            name: {str(i): str(i) for i in frame[key]}
+            for name, frame, key in (
+                ("owners", owners_df, "owner_id"), ("companies", companies_df, "company_id"),
+                ("contacts", contacts_df, "contact_id"), ("deals", deals_df, "deal_id"),
+            )
+        }
+
+    def ensure_properties(
+        self, object_type: str, fields: Iterable[FieldSpec], group_name: str, group_label: str = ""
+    ) -> int:
         """Create or refresh the definitions of our own properties; returns how many were written.
 
         Unchanged definitions are not rewritten, so a run with nothing new makes no schema writes either.

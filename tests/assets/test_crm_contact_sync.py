@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 
 from pls_pipelines.assets.buyers import BUYERS_MISSING_FROM_CRM
-from pls_pipelines.assets.crm_sync import SYNC_LOG, SYNC_STATE, crm_contact_sync
+from pls_pipelines.assets.crm_sync import crm_contact_sync
 from pls_pipelines.lib.missing_contacts import MISSING_CONTACT_COLUMNS
 from pls_pipelines.lib.rules_config import shipped_config
+from pls_pipelines.lib.sync_state import SYNC_STATE
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.local_crm import LocalCrm
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.sync_engine import SYNC_LOG
 
 CANDIDATE = {
     "account_id": "c1", "person_id": "u1", "user_id": "u1", "contact_id": None, "email": "lee@acme.com",
@@ -80,7 +82,7 @@ def test_missing_buyers_are_created_with_their_fields_and_a_rerun_writes_nothing
                       "pls_evidence": "VP in engineering"}
     crm.close()
     log = wh.read_table(SYNC_LOG)
-    assert sorted(log["status"]) == ["created", "ok"]
+    assert sorted(log["status"]) == ["created", "sent"]
     assert set(log["record_id"]) == {contact["contact_id"]}
     assert set(wh.read_table(SYNC_STATE)["record_id"]) == {contact["contact_id"]}
 

@@ -1,15 +1,17 @@
+"""Diff-based sync decisions: canonical values, the field-ownership modes, and what is sent."""
+
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pls_pipelines.lib.sync import (
     FieldSpec,
-    RecordOutcome,
-    accepted_state_rows,
+    RecordUpdate,
     desired_values,
     diff_records,
-    synced_state_frame,
+    keep_if_empty_fields,
     to_crm_value,
 )
 
@@ -49,10 +51,42 @@ def test_only_changed_records_and_fields_are_sent():
     assert diff_records(desired, {**synced, "c2": desired["c2"], "c3": desired["c3"]}) == []
 
 
-def test_failed_records_do_not_advance_the_synced_state():
-    desired = {"c1": {"pls_score": "80"}, "c2": {"pls_score": "60"}}
-    updates = diff_records(desired, {})
-    state = accepted_state_rows(updates, [RecordOutcome("c1", True), RecordOutcome("c2", False, "boom")])
-    assert state.to_dict("records") == [{"record_id": "c1", "field": "pls_score", "value": "80"}]
-    again = diff_records(desired, synced_state_frame(state))
-    assert [u.record_id for u in again] == ["c2"]
+def test_never_fields_are_not_written_and_skip_nulls_never_clears():
+    fields = [
+        FieldSpec("pls_score", "Score", "number", "t", "score"),
+        FieldSpec("pls_old", "Retired", "string", "t", "old", mode="never"),
+        FieldSpec("pls_contacts", "Contacts", "string", "t", "contacts", skip_nulls=True),
+        FieldSpec("pls_reason", "Reason", "string", "t", "reason"),
+    ]
+    source = pd.DataFrame({"id": ["c1", "c2"], "score": [1, 2], "old": ["x", "y"], "contacts": ["Dana", None],
+                           "reason": [None, "r"]})
+    desired = desired_values(source, "id", fields)
+    assert desired == {
+        "c1": {"pls_score": "1", "pls_contacts": "Dana", "pls_reason": None},  # a plain null clears
+        "c2": {"pls_score": "2", "pls_reason": "r"},  # skip_nulls: the CRM's value stays
+    }
+
+
+def test_a_missing_source_column_is_named():
+    with pytest.raises(KeyError, match="tier"):
+        desired_values(pd.DataFrame({"crm_company_id": ["c1"], "score": [1]}), "crm_company_id", FIELDS)
+
+
+def test_if_empty_fields_yield_to_a_value_a_crm_user_typed():
+    fields = [FieldSpec("pls_score", "Score", "number", "t", "score"),
+              FieldSpec("pls_note", "Note", "string", "t", "note", mode="if_empty")]
+    updates = [
+        RecordUpdate("typed", {"pls_score": "9", "pls_note": "ours"}, {"pls_score": "8", "pls_note": None}),
+        RecordUpdate("empty", {"pls_note": "ours"}, {"pls_note": None}),
+        RecordUpdate("ours_before", {"pls_note": "new"}, {"pls_note": "old"}),
+        RecordUpdate("only_note", {"pls_note": "ours"}, {"pls_note": None}),
+    ]
+    crm = {"typed": {"pls_note": "seller wrote this"}, "empty": {"pls_note": ""}, "ours_before": {"pls_note": "old"},
+           "only_note": {"pls_note": "seller"}}
+    kept, skipped = keep_if_empty_fields(updates, fields, crm)
+    assert [(u.record_id, u.properties) for u in kept] == [
+        ("typed", {"pls_score": "9"}),  # the seller's note stays, the score is still ours
+        ("empty", {"pls_note": "ours"}),
+        ("ours_before", {"pls_note": "new"}),  # the CRM still holds what we wrote: we keep it up to date
+    ]
+    assert skipped == {"typed": ["pls_note"], "only_note": ["pls_note"]}
