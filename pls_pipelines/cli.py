@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -38,19 +39,47 @@ def main() -> None:
 
 
 # -- demo data ---------------------------------------------------------------------------------------------
-def generate_demo(settings: Settings, accounts: int, seed: int, days: int, end: date | None) -> dict:
-    """Write the demo landing files and seed the embedded CRM; returns the manifest it wrote."""
+def generate_demo(
+    settings: Settings,
+    accounts: int,
+    seed: int,
+    days: int,
+    end: date | None,
+    crm_kind: str = "local",
+    allow_nonempty: bool = False,
+) -> dict:
+    """Write the demo landing files and load the demo CRM records into `crm_kind` (the embedded CRM by
+    default; HubSpot or Salesforce through their APIs); returns the manifest it wrote.
+
+    A hosted CRM assigns its own record ids: the workspaces' crm_company_id (the id a billing integration
+    stores) is rewritten to them, so identity resolution matches as it does on the embedded CRM.
+    """
     from pls_pipelines.resources.crm import build_crm_client
     from pls_pipelines.sample_data.generator import generate_demo_data, write_landing_files
 
     started = time.monotonic()
     data = generate_demo_data(accounts=accounts, seed=seed, days=days, end_date=end)
-    counts = write_landing_files(data, settings.usage_path)
-    crm = build_crm_client("local", settings.local_crm_url)
+    crm = build_crm_client(crm_kind, settings.local_crm_url)
     try:
-        crm.seed(data.crm_owners, data.crm_companies, data.crm_contacts, data.crm_deals)
+        if crm_kind != "local" and not allow_nonempty:
+            held = {name: crm.count_records(name) for name in ("companies", "contacts", "deals")}
+            if any(held.values()):
+                raise ConfigError(
+                    f"the {crm_kind} CRM already holds records ({', '.join(f'{n:,} {k}' for k, n in held.items())}); "
+                    "demo data is meant for an empty sandbox. Pass --allow-nonempty to load it anyway "
+                    "(companies are upserted by domain, contacts by email: nothing is duplicated)."
+                )
+        ids = crm.load_demo(data.crm_owners, data.crm_companies, data.crm_contacts, data.crm_deals)
     finally:
         crm.close()
+    workspaces = data.workspaces
+    if crm_kind != "local":
+        company_ids = ids.get("companies", {})
+        workspaces = workspaces.assign(crm_company_id=workspaces["crm_company_id"].map(
+            lambda demo_id: company_ids.get(demo_id, "") if demo_id else ""
+        ))
+        data = replace(data, workspaces=workspaces)
+    counts = write_landing_files(data, settings.usage_path)
     manifest = {
         "accounts": accounts,
         "seed": seed,
@@ -63,6 +92,7 @@ def generate_demo(settings: Settings, accounts: int, seed: int, days: int, end: 
             "deals": len(data.crm_deals),
             "owners": len(data.crm_owners),
         },
+        "crm_kind": crm_kind,
         "seconds": round(time.monotonic() - started, 1),
     }
     (settings.usage_path / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -79,17 +109,31 @@ def generate_demo(settings: Settings, accounts: int, seed: int, days: int, end: 
     default=None,
     help="Last day with events (default: yesterday, UTC).",
 )
-def demo_data(accounts: int, seed: int, days: int, end_date) -> None:
-    """Generate deterministic demo data: landing files under PLS_USAGE_PATH and the embedded CRM."""
+@click.option(
+    "--crm", "crm_kind", type=click.Choice(["local", "hubspot", "salesforce"]), default=None,
+    help="Where the demo CRM records go (default: PLS_CRM, else the embedded CRM). HubSpot and Salesforce are "
+    "loaded through their APIs with the credentials in the environment.",
+)
+@click.option("--allow-nonempty", is_flag=True, help="Load into a hosted CRM that already holds records.")
+def demo_data(accounts: int, seed: int, days: int, end_date, crm_kind: str | None, allow_nonempty: bool) -> None:
+    """Generate deterministic demo data: landing files under PLS_USAGE_PATH and the CRM's companies, contacts
+    (with their company associations) and deals. Idempotent: companies upserted by domain, contacts by email."""
     settings = load_settings()
-    if settings.crm_kind != "local":
-        _fail("demo data seeds the embedded CRM; unset PLS_CRM (or set PLS_CRM=local) to generate it.")
-    manifest = generate_demo(settings, accounts, seed, days, end_date.date() if end_date else None)
+    kind = crm_kind or settings.crm_kind
+    if kind != settings.crm_kind:
+        _fail(f"--crm {kind} but PLS_CRM={settings.crm_kind}: the pipeline would read another CRM. "
+              f"Export PLS_CRM={kind} (and its credentials) first.")
+    try:
+        manifest = generate_demo(
+            settings, accounts, seed, days, end_date.date() if end_date else None, kind, allow_nonempty
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
     files = manifest["files"]
     click.echo(
         f"Demo data in {settings.usage_path} ({manifest['seconds']}s): {files['workspaces']:,} workspaces, "
         f"{files['users']:,} users, {files['events']:,} events ({files['malformed']} malformed lines) over "
-        f"{days} days to {manifest['end_date']}; CRM: {manifest['crm']['companies']:,} companies, "
+        f"{days} days to {manifest['end_date']}; CRM ({kind}): {manifest['crm']['companies']:,} companies, "
         f"{manifest['crm']['contacts']:,} contacts, {manifest['crm']['deals']:,} deals."
     )
 
@@ -103,10 +147,10 @@ def preflight(settings: Settings, check_landing: bool = True) -> None:
     from pls_pipelines.resources.warehouse import Warehouse
 
     Warehouse(settings.warehouse_url).check_connection()
-    build_crm_client(settings.crm_kind, settings.local_crm_url).close()
+    build_crm_client(settings.crm_kind, settings.local_crm_url).close()  # credentials present and usable
     if check_landing:
         LandingFiles(settings.usage_path).check()
-    rules = RulesResource(scoring_config=str(settings.scoring_config) if settings.scoring_config else None)
+    rules = RulesResource.from_environment()
     rules.scoring()
     rules.personas()
     rules.routing()
@@ -169,6 +213,11 @@ def run(accounts: int, seed: int) -> None:
         if settings.usage_path != load_settings({"PLS_HOME": str(settings.home)}).usage_path:
             _fail(
                 f"PLS_USAGE_PATH={settings.usage_path} has no landing files (workspaces.csv, users.csv, events/)."
+            )
+        if settings.crm_kind != "local":
+            _fail(
+                f"no landing data yet. With PLS_CRM={settings.crm_kind}, load the demo into your sandbox first: "
+                f"`pls demo-data --crm {settings.crm_kind}` (it refuses a CRM that already holds records)."
             )
         click.echo(f"No demo data yet: generating {accounts:,} workspaces (seed {seed}) ...")
         manifest = generate_demo(settings, accounts, seed, 90, None)
@@ -241,8 +290,9 @@ def classify_title_command(title: str, config_path: str | None) -> None:
 
 def _register_scoring_commands() -> None:
     from pls_pipelines.cli_scoring import backtest_command, explain_command, fit_command, score_command
+    from pls_pipelines.cli_sync import sync_command
 
-    for command in (explain_command, score_command, backtest_command, fit_command):
+    for command in (explain_command, score_command, backtest_command, fit_command, sync_command):
         main.add_command(command)
 
 

@@ -12,8 +12,8 @@ import os
 import dagster as dg
 
 from pls_pipelines.assets import buyers, crm_sync, identity, ingest, rollups, routing, scoring, validation
-from pls_pipelines.resources.crm import CrmResource
-from pls_pipelines.resources.rules import RulesResource
+from pls_pipelines.resources.crm import CrmResource, crm_resource_settings
+from pls_pipelines.resources.rules import RULE_FILE_VARIABLES, RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 from pls_pipelines.settings import load_settings
@@ -29,6 +29,14 @@ pls_daily_job = dg.define_asset_job(
     description="The whole Product-Led Sales flow for a day: ingest, identity, rollups, scores, buyers, "
     "routing and the CRM sync (which waits for the blocking data checks).",
     # One process runs the steps in order: the embedded DuckDB file takes a single writer at a time.
+    executor_def=dg.in_process_executor,
+)
+
+crm_sync_job = dg.define_asset_job(
+    name="crm_sync_job",
+    selection=dg.AssetSelection.groups("crm_sync"),
+    description="Only the CRM sync, from the tables the last daily run left (what `pls sync` runs): writes "
+    "what changed since the last successful sync; stopped by the guard when the change looks wrong.",
     executor_def=dg.in_process_executor,
 )
 
@@ -54,6 +62,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "crm": CrmResource(
             kind=_setting("PLS_CRM", defaults.crm_kind),
             local_url=_setting("PLS_LOCAL_CRM_URL", defaults.local_crm_url),
+            **crm_resource_settings(_setting),
         ),
         "usage_source": UsageSourceResource(
             kind=_setting("PLS_USAGE_SOURCE", "files"),
@@ -63,11 +72,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             users_table=_setting("PLS_USAGE_USERS_TABLE", ""),
         ),
         "rules": RulesResource(
-            scoring_config=_setting("PLS_SCORING_CONFIG", "") or None,
-            personas_config=_setting("PLS_PERSONAS_CONFIG", "") or None,
-            routing_config=_setting("PLS_ROUTING_CONFIG", "") or None,
-            crm_fields_config=_setting("PLS_CRM_FIELDS_CONFIG", "") or None,
-            identity_overrides=_setting("PLS_IDENTITY_OVERRIDES", "") or None,
+            **{field: _setting(variable, "") or None for field, variable in RULE_FILE_VARIABLES.items()}
         ),
     }
 
@@ -77,7 +82,7 @@ def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Defin
     return dg.Definitions(
         assets=all_assets,
         asset_checks=all_checks,
-        jobs=[pls_daily_job],
+        jobs=[pls_daily_job, crm_sync_job],
         schedules=[pls_daily_schedule],
         resources=resources,
     )

@@ -39,6 +39,11 @@ def _crm_line(kind: str, outcomes: pd.DataFrame) -> str:
     return f"CRM ({kind}): " + "; ".join(parts) + " (every record's outcome: table crm_sync_log)"
 
 
+def crm_outcomes_line(wh: Warehouse, kind: str, run_id: str | None) -> str:
+    """The CRM line of a run's summary (also printed by `pls sync`)."""
+    return _crm_line(kind, _crm_writes(wh, run_id))
+
+
 def _buyer_counts(wh: Warehouse) -> dict[str, int]:
     """Accounts with a buyer in the product, PQLs and buyers the CRM lacks; empty before buyers ran."""
     tables = ("account_buyers", "buyer_candidates", "buyers_missing_from_crm")

@@ -7,6 +7,8 @@ environment variable, so changing a rule never means changing code.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +20,15 @@ from pls_pipelines.lib.identity import IdentityOverrides, load_identity_override
 from pls_pipelines.lib.personas import load_persona_rules
 from pls_pipelines.lib.routing import load_routing_rules
 from pls_pipelines.lib.scoring_config import ScoringConfig, load_scoring_config
+
+# RulesResource field -> the environment variable that points it at a deployment's own file
+RULE_FILE_VARIABLES = {
+    "scoring_config": "PLS_SCORING_CONFIG",
+    "personas_config": "PLS_PERSONAS_CONFIG",
+    "routing_config": "PLS_ROUTING_CONFIG",
+    "crm_fields_config": "PLS_CRM_FIELDS_CONFIG",
+    "identity_overrides": "PLS_IDENTITY_OVERRIDES",
+}
 
 
 def _path(value: str | None) -> Path | None:
@@ -47,6 +58,12 @@ class RulesResource(dg.ConfigurableResource):
         description="Workspace pins and domain aliases for identity resolution, CSV or YAML "
         "(env PLS_IDENTITY_OVERRIDES); default: none.",
     )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RulesResource:
+        """The rule files the environment points at (the CLI's view of what Dagster gets via dg.EnvVar)."""
+        env = os.environ if environ is None else environ
+        return cls(**{field: env.get(variable) or None for field, variable in RULE_FILE_VARIABLES.items()})
 
     def scoring(self) -> ScoringConfig:
         """The scoring models; segment overrides are checked against the routing file's segments."""
