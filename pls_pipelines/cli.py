@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from pls_pipelines.lib.errors import ConfigError
-from pls_pipelines.settings import ENV_VARS, Settings, load_settings
+from pls_pipelines.settings import CRM_ENV_VARS, ENV_VARS, Settings, load_settings
 
 DEFAULT_ACCOUNTS = 2000
 DEFAULT_SEED = 7
@@ -32,7 +32,7 @@ def _fail(message: str) -> None:
 
 @click.group(
     help="pls-pipelines: Product-Led Sales on Dagster. Environment variables:\n\n"
-    + "\n\n".join(f"{k}: {v}" for k, v in ENV_VARS.items())
+    + "\n\n".join(f"{k}: {v}" for k, v in {**ENV_VARS, **CRM_ENV_VARS}.items())
 )
 def main() -> None:
     pass

@@ -14,7 +14,7 @@ from pathlib import Path
 ENV_VARS: dict[str, str] = {
     "PLS_HOME": "Folder for embedded state: warehouse file, local CRM, demo data, Dagster home (default .pls).",
     "PLS_WAREHOUSE_URL": "SQLAlchemy URL of the warehouse (default duckdb:///$PLS_HOME/warehouse.duckdb).",
-    "PLS_CRM": "Which CRM to read and write: local (default).",
+    "PLS_CRM": "Which CRM to read and write: local (the embedded CRM, default), hubspot or salesforce.",
     "PLS_LOCAL_CRM_URL": "Database of the embedded CRM (default sqlite:///$PLS_HOME/crm.sqlite).",
     "PLS_USAGE_SOURCE": "Where usage comes from: files (a landing folder, default) or warehouse (existing tables).",
     "PLS_USAGE_PATH": "Landing folder: workspaces.csv, users.csv, events/<day>.jsonl|csv|parquet "
@@ -30,6 +30,22 @@ ENV_VARS: dict[str, str] = {
     "PLS_IDENTITY_OVERRIDES": "RevOps' identity overrides, CSV or YAML by extension: workspace pins (win over all "
     "other evidence) and domain aliases (default: none).",
     "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",
+}
+
+# The connection settings of the hosted CRMs: environment variable -> what it is.
+CRM_ENV_VARS: dict[str, str] = {
+    "HUBSPOT_ACCESS_TOKEN": "HubSpot private-app token (scopes: crm.objects.companies/contacts/deals.read and .write, "
+    "crm.schemas.companies/contacts.read and .write, crm.objects.owners.read).",
+    "HUBSPOT_BASE_URL": "HubSpot API base URL (default https://api.hubapi.com).",
+    "SALESFORCE_INSTANCE_URL": "Salesforce instance, e.g. https://yourorg.my.salesforce.com (with an access token).",
+    "SALESFORCE_ACCESS_TOKEN": "Salesforce OAuth access token (or use the username/password settings below).",
+    "SALESFORCE_USERNAME": "Salesforce user for the OAuth username-password flow.",
+    "SALESFORCE_PASSWORD": "That user's password.",
+    "SALESFORCE_SECURITY_TOKEN": "That user's security token (appended to the password).",
+    "SALESFORCE_CLIENT_ID": "Consumer key of the connected app used for the username-password flow.",
+    "SALESFORCE_CLIENT_SECRET": "Consumer secret of that connected app.",
+    "SALESFORCE_LOGIN_URL": "OAuth login URL (default https://login.salesforce.com; test.salesforce.com: sandbox).",
+    "SALESFORCE_BULK_THRESHOLD": "Updates above this many records go through Bulk API 2.0 (default 2000).",
 }
 
 

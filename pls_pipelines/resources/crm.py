@@ -16,25 +16,9 @@ from pydantic import Field
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.resources.crm_client import CrmClient
 from pls_pipelines.resources.local_crm import LocalCrm
+from pls_pipelines.settings import CRM_ENV_VARS
 
 SUPPORTED_CRMS = ("local", "hubspot", "salesforce")
-# The connection settings of the hosted CRMs: environment variable -> what it is.
-CRM_ENV_VARS: dict[str, str] = {
-    "HUBSPOT_ACCESS_TOKEN": "HubSpot private-app token (scopes: crm.objects.companies/contacts/deals.read and .write, "
-    "crm.schemas.companies/contacts.read and .write, crm.objects.owners.read).",
-    "HUBSPOT_BASE_URL": "HubSpot API base URL (default https://api.hubapi.com).",
-    "SALESFORCE_INSTANCE_URL": "Salesforce instance, e.g. https://yourorg.my.salesforce.com (with an access token).",
-    "SALESFORCE_ACCESS_TOKEN": "Salesforce OAuth access token (or use the username/password settings below).",
-    "SALESFORCE_USERNAME": "Salesforce user for the OAuth username-password flow.",
-    "SALESFORCE_PASSWORD": "That user's password.",
-    "SALESFORCE_SECURITY_TOKEN": "That user's security token (appended to the password).",
-    "SALESFORCE_CLIENT_ID": "Consumer key of the connected app used for the username-password flow.",
-    "SALESFORCE_CLIENT_SECRET": "Consumer secret of that connected app.",
-    "SALESFORCE_LOGIN_URL": "OAuth login URL (default https://login.salesforce.com; test.salesforce.com: sandbox).",
-    "SALESFORCE_BULK_THRESHOLD": "Updates above this many records go through Bulk API 2.0 (default 2000).",
-}
-
-
 def crm_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The CRM connection variables that are set (empty ones count as unset)."""
     env = os.environ if environ is None else environ
