@@ -88,3 +88,24 @@ def test_each_rule_file_can_be_replaced_by_an_environment_variable(monkeypatch, 
     assert isinstance(value, dg.EnvVar) and value.env_var_name == variable
     monkeypatch.delenv(variable)
     assert getattr(build_resources()["rules"], field) is None
+
+
+def test_crm_secrets_reach_dagster_only_as_environment_variable_names(monkeypatch):
+    from pls_pipelines.definitions import build_resources
+
+    monkeypatch.setenv("PLS_CRM", "hubspot")
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-secret-value")
+    crm = build_resources()["crm"]
+    assert isinstance(crm.hubspot_access_token, dg.EnvVar)
+    assert crm.hubspot_access_token.env_var_name == "HUBSPOT_ACCESS_TOKEN"
+    assert "pat-na1-secret-value" not in repr(crm)
+
+
+def test_a_hosted_crm_without_credentials_names_the_variables(monkeypatch):
+    from pls_pipelines.lib.errors import ConfigError
+    from pls_pipelines.resources.crm import build_crm_client
+
+    with pytest.raises(ConfigError, match="HUBSPOT_ACCESS_TOKEN"):
+        build_crm_client("hubspot", "sqlite://", {})
+    with pytest.raises(ConfigError, match="SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN"):
+        build_crm_client("salesforce", "sqlite://", {})

@@ -33,17 +33,15 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
     if normalized == "local":
         return LocalCrm(local_url)
     if normalized == "hubspot":
-        from pls_pipelines.resources.hubspot_crm import HubSpotCrm
-
         if not opts.get("HUBSPOT_ACCESS_TOKEN"):
             raise ConfigError(
                 "PLS_CRM=hubspot needs HUBSPOT_ACCESS_TOKEN: create a private app in HubSpot (Settings > "
                 "Integrations > Private apps) with the CRM scopes listed in the README, and export its token."
             )
+        from pls_pipelines.resources.hubspot_crm import HubSpotCrm
+
         return HubSpotCrm(opts["HUBSPOT_ACCESS_TOKEN"], opts.get("HUBSPOT_BASE_URL", "https://api.hubapi.com"))
     if normalized == "salesforce":
-        from pls_pipelines.resources.salesforce_crm import SalesforceCrm
-
         has_token = opts.get("SALESFORCE_INSTANCE_URL") and opts.get("SALESFORCE_ACCESS_TOKEN")
         password_flow = all(opts.get(k) for k in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD",
                                                   "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET"))
@@ -57,6 +55,8 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
             threshold = int(opts.get("SALESFORCE_BULK_THRESHOLD", "2000"))
         except ValueError:
             raise ConfigError("SALESFORCE_BULK_THRESHOLD must be a whole number of records, e.g. 2000") from None
+        from pls_pipelines.resources.salesforce_crm import SalesforceCrm
+
         return SalesforceCrm(
             opts.get("SALESFORCE_INSTANCE_URL"),
             opts.get("SALESFORCE_ACCESS_TOKEN"),
