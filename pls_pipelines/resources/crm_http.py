@@ -103,7 +103,7 @@ class CrmHttp:
     """
 
     base_url: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)  # holds the Authorization header: never in a repr
     is_transient: Callable[[requests.Response], bool]
     transient_wait: Callable[[requests.Response], float | None] = lambda response: None
     throttle: Throttle | None = None
@@ -114,7 +114,7 @@ class CrmHttp:
     initial_wait: float = 0.5
     sleep: Callable[[float], None] = time.sleep
     calls: Counter = field(default_factory=Counter)  # (method, path template or path) -> requests sent
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -133,12 +133,14 @@ class CrmHttp:
         `calls` (default: the path), e.g. "/crm/v3/objects/companies/batch/update"."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         kwargs.setdefault("timeout", self.timeout)
+        # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override `session.verify` (psf/requests#3829).
+        kwargs.setdefault("verify", self.verify)
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(
                 (TransientResponse, requests.ConnectionError, requests.Timeout)
             ),
             wait=_WaitRetryAfter(
-                tenacity.wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait), self.max_wait
+                tenacity.wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait), self.max_wait
             ),
             stop=tenacity.stop_after_attempt(self.max_attempts),
             sleep=self.sleep,
