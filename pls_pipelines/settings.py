@@ -45,6 +45,7 @@ CRM_ENV_VARS: dict[str, str] = {
     "SALESFORCE_CLIENT_ID": "Consumer key of the connected app used for the username-password flow.",
     "SALESFORCE_CLIENT_SECRET": "Consumer secret of that connected app.",
     "SALESFORCE_LOGIN_URL": "OAuth login URL (default https://login.salesforce.com; test.salesforce.com: sandbox).",
+    "PLS_CRM_TIMEOUT_SECONDS": "Seconds to wait for one CRM API response before retrying it (default 30).",
     "SALESFORCE_BULK_THRESHOLD": "Updates above this many records go through Bulk API 2.0 (default 2000).",
 }
 

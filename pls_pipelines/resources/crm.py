@@ -32,6 +32,7 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
     opts = crm_options_from_env() if options is None else {k: v for k, v in options.items() if v}
     if normalized == "local":
         return LocalCrm(local_url)
+    timeout = _number(opts, "PLS_CRM_TIMEOUT_SECONDS", 30.0)
     if normalized == "hubspot":
         if not opts.get("HUBSPOT_ACCESS_TOKEN"):
             raise ConfigError(
@@ -40,7 +41,9 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
             )
         from pls_pipelines.resources.hubspot_crm import HubSpotCrm
 
-        return HubSpotCrm(opts["HUBSPOT_ACCESS_TOKEN"], opts.get("HUBSPOT_BASE_URL", "https://api.hubapi.com"))
+        return HubSpotCrm(
+            opts["HUBSPOT_ACCESS_TOKEN"], opts.get("HUBSPOT_BASE_URL", "https://api.hubapi.com"), timeout=timeout
+        )
     if normalized == "salesforce":
         has_token = opts.get("SALESFORCE_INSTANCE_URL") and opts.get("SALESFORCE_ACCESS_TOKEN")
         password_flow = all(opts.get(k) for k in ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD",
@@ -51,10 +54,7 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
                 "SALESFORCE_USERNAME, SALESFORCE_PASSWORD (+ SALESFORCE_SECURITY_TOKEN), SALESFORCE_CLIENT_ID and "
                 "SALESFORCE_CLIENT_SECRET of a connected app."
             )
-        try:
-            threshold = int(opts.get("SALESFORCE_BULK_THRESHOLD", "2000"))
-        except ValueError:
-            raise ConfigError("SALESFORCE_BULK_THRESHOLD must be a whole number of records, e.g. 2000") from None
+        threshold = int(_number(opts, "SALESFORCE_BULK_THRESHOLD", 2000))
         from pls_pipelines.resources.salesforce_crm import SalesforceCrm
 
         return SalesforceCrm(
@@ -67,10 +67,21 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
             client_secret=opts.get("SALESFORCE_CLIENT_SECRET"),
             login_url=opts.get("SALESFORCE_LOGIN_URL", "https://login.salesforce.com"),
             bulk_threshold=threshold,
+            timeout=timeout,
         )
     raise ConfigError(
         f"PLS_CRM={kind!r} is not a CRM pls-pipelines knows. Set PLS_CRM to one of: {', '.join(SUPPORTED_CRMS)}."
     )
+
+
+def _number(opts: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        value = float(opts.get(name, default))
+    except ValueError:
+        raise ConfigError(f"{name}={opts.get(name)!r} is not a number; e.g. {name}={default:g}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0; e.g. {name}={default:g}")
+    return value
 
 
 class CrmResource(dg.ConfigurableResource):
@@ -94,6 +105,7 @@ class CrmResource(dg.ConfigurableResource):
     salesforce_client_secret: str | None = Field(default=None, description="Env: SALESFORCE_CLIENT_SECRET (secret).")
     salesforce_login_url: str | None = Field(default=None, description="Env: SALESFORCE_LOGIN_URL.")
     salesforce_bulk_threshold: str | None = Field(default=None, description="Env: SALESFORCE_BULK_THRESHOLD.")
+    pls_crm_timeout_seconds: str | None = Field(default=None, description="Env: PLS_CRM_TIMEOUT_SECONDS.")
 
     def options(self) -> dict[str, str]:
         """The connection settings under their environment variable names."""

@@ -1,0 +1,119 @@
+"""The whole pipeline against the HubSpot contract fake: demo data loaded through the API, every pls_* field
+synced, a second run that writes nothing, and a run under 10% injected faults where every record ends synced
+or logged as rejected with the CRM's reason."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from pls_pipelines.cli import generate_demo, run_daily_job
+from pls_pipelines.definitions import build_definitions
+from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.rules import RulesResource
+from pls_pipelines.resources.usage_source import UsageSourceResource
+from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.settings import load_settings
+from tests.fakes.hubspot_fake import HubSpotFake
+
+END = date(2026, 10, 31)
+ACCOUNTS = 120
+TOKEN = "pat-test-hubspot-token"
+TIMEOUT = "2"  # the fake holds "timed out" responses for 3 s: longer than the client waits
+
+
+def pipeline(home: Path, fake: HubSpotFake, monkeypatch) -> tuple:
+    for name, value in {"PLS_HOME": str(home), "PLS_CRM": "hubspot", "HUBSPOT_ACCESS_TOKEN": TOKEN,
+                        "HUBSPOT_BASE_URL": fake.base_url, "PLS_CRM_TIMEOUT_SECONDS": TIMEOUT}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    generate_demo(settings, ACCOUNTS, seed=5, days=30, end=END, crm_kind="hubspot")
+    definitions = build_definitions({
+        "warehouse": WarehouseResource(url=settings.warehouse_url),
+        "crm": CrmResource(kind="hubspot", hubspot_access_token=TOKEN, hubspot_base_url=fake.base_url,
+                           pls_crm_timeout_seconds=TIMEOUT),
+        "usage_source": UsageSourceResource(path=str(settings.usage_path)),
+        "rules": RulesResource(),
+    })
+    return settings, definitions
+
+
+def run(settings, definitions, instance):
+    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+    result = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
+    assert result.success
+    return result
+
+
+def table(settings, name: str) -> pd.DataFrame:
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        return wh.read_table(name)
+    finally:
+        dispose_all_engines()
+
+
+def crm_values(fake: HubSpotFake, object_type: str) -> dict[str, dict[str, str]]:
+    return {r["id"]: r["properties"] for r in fake.records(object_type)}
+
+
+def expected_companies(settings) -> pd.DataFrame:
+    routing = table(settings, "account_routing")
+    return routing[routing["crm_company_id"].notna()]
+
+
+@pytest.mark.slow
+def test_demo_through_the_api_then_sync_then_a_rerun_that_writes_nothing(tmp_path, monkeypatch):
+    with HubSpotFake(token=TOKEN, rate_limit=(190, 10.0)) as fake:
+        settings, definitions = pipeline(tmp_path, fake, monkeypatch)
+        assert len(fake.records("companies")) > 0 and len(fake.records("contacts")) > 0
+        with dg.DagsterInstance.ephemeral() as instance:
+            run(settings, definitions, instance)
+            companies = expected_companies(settings)
+            assert len(companies) > 50  # identity matched workspaces to HubSpot's own company ids
+            held = crm_values(fake, "companies")
+            for row in companies.itertuples(index=False):
+                values = held[row.crm_company_id]
+                assert values["pls_pqa_score"] == str(int(row.score))
+                assert values["pls_pqa_tier"] == row.tier and values["pls_motion"] == row.motion
+            contacts = crm_values(fake, "contacts")
+            assert sum(1 for v in contacts.values() if v.get("pls_persona")) > 100
+            definitions_seen = fake.property_definitions("companies")
+            assert "account_routing" in definitions_seen["pls_pqa_score"]["description"]
+            assert fake.rate_limited == 0
+
+            fake.reset_counters()
+            second = run(settings, definitions, instance)
+            assert fake.write_calls == 0  # nothing changed: not one write call
+            log = table(settings, "crm_sync_log")
+            assert set(log.loc[log["run_id"] == second.run_id, "status"]) == {"unchanged"}
+
+
+@pytest.mark.slow
+def test_under_ten_percent_faults_every_record_ends_synced_or_rejected_with_a_reason(tmp_path, monkeypatch):
+    with HubSpotFake(token=TOKEN, rate_limit=(190, 10.0)) as fake:
+        settings, definitions = pipeline(tmp_path, fake, monkeypatch)
+        doomed = sorted(r["id"] for r in fake.records("companies"))[:2]
+        fake.reject_ids = set(doomed)  # the CRM refuses these two (a validation rule in the portal)
+        fake.set_fault_rate(0.10, seed=3, timeout_delay=3.0)
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = run(settings, definitions, instance)
+        assert fake.responses[429] + fake.responses[502] + fake.responses[503] + fake.responses[504] > 0
+        held = crm_values(fake, "companies")
+        log = table(settings, "crm_sync_log")
+        log = log[(log["run_id"] == result.run_id) & (log["object_type"] == "companies")]
+        status = dict(zip(log["record_id"], log["status"], strict=True))
+        companies = expected_companies(settings)
+        for row in companies.itertuples(index=False):
+            synced = held.get(row.crm_company_id, {}).get("pls_pqa_score") == str(int(row.score))
+            if row.crm_company_id in doomed:
+                assert status[row.crm_company_id] == "rejected" and not synced
+            else:
+                assert synced and status[row.crm_company_id] == "sent", row.crm_company_id
+        reasons = log.loc[log["status"] == "rejected", "error"]
+        assert len(reasons) == 2 and reasons.str.contains("VALIDATION_ERROR").all()
+        assert max(fake.write_counts[("companies", i)] for i in held) >= 1
