@@ -117,3 +117,23 @@ def test_under_ten_percent_faults_every_record_ends_synced_or_rejected_with_a_re
         reasons = log.loc[log["status"] == "rejected", "error"]
         assert len(reasons) == 2 and reasons.str.contains("VALIDATION_ERROR").all()
         assert max(fake.write_counts[("companies", i)] for i in held) >= 1
+
+
+def test_demo_data_refuses_a_crm_with_records_and_loads_again_without_duplicates(tmp_path, monkeypatch):
+    from pls_pipelines.lib.errors import ConfigError
+
+    with HubSpotFake(token=TOKEN, rate_limit=(190, 10.0)) as fake:
+        for name, value in {"PLS_HOME": str(tmp_path), "PLS_CRM": "hubspot", "HUBSPOT_ACCESS_TOKEN": TOKEN,
+                            "HUBSPOT_BASE_URL": fake.base_url}.items():
+            monkeypatch.setenv(name, value)
+        settings = load_settings()
+        generate_demo(settings, 40, seed=2, days=7, end=END, crm_kind="hubspot")
+        counts = {t: len(fake.records(t)) for t in ("companies", "contacts", "deals")}
+        assert all(counts.values())
+        with pytest.raises(ConfigError, match=r"already holds records.*--allow-nonempty"):
+            generate_demo(settings, 40, seed=2, days=7, end=END, crm_kind="hubspot")
+        generate_demo(settings, 40, seed=2, days=7, end=END, crm_kind="hubspot", allow_nonempty=True)
+        assert {t: len(fake.records(t)) for t in counts} == counts  # upserts by domain/email: no duplicates
+        workspaces = pd.read_csv(settings.usage_path / "workspaces.csv", dtype=str)
+        linked = workspaces["crm_company_id"].dropna()
+        assert len(linked) > 0 and set(linked) <= {r["id"] for r in fake.records("companies")}
