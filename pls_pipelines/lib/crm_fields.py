@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.rules_config import load_yaml_config, shipped_config
-from pls_pipelines.lib.sync import ALWAYS, FieldSpec
+from pls_pipelines.lib.sync import ALWAYS, DEFAULT_TEXT_LENGTH, FieldSpec
 from pls_pipelines.lib.sync_guard import GuardSettings
 
 DEFAULT_FILE = "crm_fields.yaml"
@@ -47,6 +47,7 @@ def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
             fields.append(FieldSpec(
                 name, entry["label"], entry["type"], table, column,
                 mode=entry.get("mode", ALWAYS), skip_nulls=bool(entry.get("skip_nulls", False)),
+                max_length=int(entry.get("max_length", DEFAULT_TEXT_LENGTH)),
             ))
         tables = {f.source_table for f in fields}
         if len(tables) != 1:

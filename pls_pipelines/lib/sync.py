@@ -15,6 +15,9 @@ from datetime import date, datetime
 
 import pandas as pd
 
+DEFAULT_TEXT_LENGTH = 255
+ELLIPSIS = "…"
+
 # Field ownership (crm_fields.yaml `mode`): who wins when the pipeline and a CRM user both have a value.
 ALWAYS = "always"      # the pipeline's value, every time it changes (and the full reconcile undoes CRM edits)
 IF_EMPTY = "if_empty"  # only while the CRM field is empty, or still holds what the pipeline last wrote
@@ -34,6 +37,9 @@ class FieldSpec:
     source_column: str
     mode: str = ALWAYS
     skip_nulls: bool = False
+    # text longer than this is cut at a word boundary with an ellipsis: a Salesforce Text(255) field rejects
+    # the whole record otherwise, and the same value then goes to every CRM (so read-backs compare equal)
+    max_length: int = DEFAULT_TEXT_LENGTH
 
     @property
     def description(self) -> str:
@@ -126,7 +132,11 @@ def desired_values(frame: pd.DataFrame, key_column: str, fields: Iterable[FieldS
         raise KeyError(f"sync source is missing columns: {[key_column, *missing]}")
     rows = frame[frame[key_column].notna()]
     keys = rows[key_column].astype(str).tolist()
-    columns = {s.name: [to_crm_value(v) for v in rows[s.source_column].tolist()] for s in specs}
+    columns = {
+        s.name: [fit_text(to_crm_value(v), s.max_length) if s.type == "string" else to_crm_value(v)
+                 for v in rows[s.source_column].tolist()]
+        for s in specs
+    }
     skip_nulls = {s.name for s in specs if s.skip_nulls}
     out: dict[str, dict] = {}
     for i, key in enumerate(keys):
@@ -151,6 +161,17 @@ def diff_records(
         if changed:
             updates.append(RecordUpdate(record_id, changed, {k: before.get(k) for k in changed}))
     return updates
+
+
+def fit_text(value: str | None, max_length: int) -> str | None:
+    """`value` within `max_length` characters: cut at the last word boundary that fits, with an ellipsis."""
+    if value is None or len(value) <= max_length:
+        return value
+    cut = value[: max_length - len(ELLIPSIS)]
+    space = cut.rfind(" ")
+    if space > max_length // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ;,.") + ELLIPSIS
 
 
 def keep_if_empty_fields(

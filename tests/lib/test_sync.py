@@ -90,3 +90,18 @@ def test_if_empty_fields_yield_to_a_value_a_crm_user_typed():
         ("ours_before", {"pls_note": "new"}),  # the CRM still holds what we wrote: we keep it up to date
     ]
     assert skipped == {"typed": ["pls_note"], "only_note": ["pls_note"]}
+
+
+def test_long_text_is_cut_at_a_word_boundary_for_the_crm_field():
+    from pls_pipelines.lib.sync import fit_text
+
+    reasons = "9 active users in 28 days (+30); invited 4 teammates (+8); usage -35% week over week (-3)"
+    assert fit_text(reasons, 200) == reasons
+    cut = fit_text(reasons, 40)
+    assert len(cut) <= 40 and cut.endswith("…") and cut.startswith("9 active users in 28 days")
+    assert fit_text("x" * 300, 255) == "x" * 254 + "…"  # no space to cut at: cut hard
+    spec = FieldSpec("pls_reason", "Reason", "string", "t", "reason", max_length=20)
+    number = FieldSpec("pls_score", "Score", "number", "t", "score", max_length=20)
+    desired = desired_values(pd.DataFrame({"id": ["c1"], "reason": [reasons], "score": [10**30]}), "id",
+                             [spec, number])
+    assert len(desired["c1"]["pls_reason"]) <= 20 and desired["c1"]["pls_score"] == str(10**30)
