@@ -233,7 +233,11 @@ def run(accounts: int, seed: int) -> None:
     result = run_daily_job(days[0], days[-1])
     print_run_summary(settings, result.run_id, time.monotonic() - started)
     if not result.success:
-        click.secho("The run failed; see the errors above or open the run in `make ui`.", fg="red", err=True)
+        stopped = [e for e in result.get_asset_check_evaluations() if not e.passed and e.check_name == "crm_sync_guard"]
+        if stopped:
+            click.secho(f"CRM sync stopped by crm_sync_guard: {stopped[0].description}", fg="yellow", err=True)
+        else:
+            click.secho("The run failed; see the errors above or open the run in `make ui`.", fg="red", err=True)
         sys.exit(1)
 
 

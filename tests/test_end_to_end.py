@@ -210,3 +210,54 @@ def test_summary_shows_counts_per_motion_and_buyers(embedded):
         assert f"{motion} {count:,}" in line
     assert "Buyers: " in text and "buyers not yet CRM contacts" in text
     assert "Top 10 product-qualified accounts" in text
+
+
+@pytest.mark.slow
+def test_a_rescoring_that_moves_many_tiers_is_stopped_until_approved(tmp_path, monkeypatch):
+    """A scoring change gone wrong (tiers lowered to 30/10) must not reach sellers unreviewed."""
+    from pls_pipelines.lib.rules_config import shipped_config
+    from pls_pipelines.sync_engine import approve, guard_verdict
+
+    settings, _ = make_home(tmp_path)
+    text = shipped_config("scoring_models.yaml").read_text(encoding="utf-8")
+    lowered = text.replace("      - {name: sales, min_score: 80}\n      - {name: success, min_score: 60}",
+                           "      - {name: sales, min_score: 30}\n      - {name: success, min_score: 10}", 1)
+    assert lowered != text
+    scoring = tmp_path / "scoring.yaml"
+    scoring.write_text(lowered, encoding="utf-8")
+
+    def definitions(scoring_config=None):
+        return build_definitions({
+            "warehouse": WarehouseResource(url=settings.warehouse_url),
+            "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
+            "usage_source": UsageSourceResource(path=str(settings.usage_path)),
+            "rules": RulesResource(scoring_config=scoring_config),
+        })
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run(settings, definitions(), instance)
+        crm = LocalCrm(settings.local_crm_url)
+        before = crm.read_properties("companies").query("name == 'pls_pqa_tier'")
+        crm.close()
+
+        days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+        stopped = run_daily_job(days[0], days[-1], definitions=definitions(str(scoring)), instance=instance)
+        guard = {e.check_name: e for e in stopped.get_asset_check_evaluations()}["crm_sync_guard"]
+        assert not guard.passed and "pls sync --approve" in guard.description
+        assert not stopped.asset_materializations_for_node("crm_company_sync")  # the write never ran
+        # stopped by the blocking check (its step fails, so the sync step never starts), not by anything else
+        failed_steps = {e.step_key for e in stopped.all_events if e.is_step_failure}
+        assert failed_steps == {"account_routing_crm_sync_guard"}
+        crm = LocalCrm(settings.local_crm_url)
+        unchanged = crm.read_properties("companies").query("name == 'pls_pqa_tier'")
+        crm.close()
+        assert unchanged.equals(before)
+
+        from pls_pipelines.resources.rules import RulesResource as Rules
+
+        wh = Warehouse(settings.warehouse_url)
+        approve(wh, guard_verdict(wh, Rules().crm_fields()))
+        dispose_all_engines()
+        approved = run(settings, definitions(str(scoring)), instance)
+        assert approved.asset_materializations_for_node("crm_company_sync")
+        assert sync_writes(settings, approved.run_id) > 0

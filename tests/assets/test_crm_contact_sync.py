@@ -112,3 +112,23 @@ def test_nothing_is_created_unless_enabled(setup):
     crm = LocalCrm(crm_url)
     assert crm.read("contacts").empty
     crm.close()
+
+
+def test_a_dry_run_of_the_asset_reports_the_plan_and_writes_nothing(setup):
+    wh, wh_url, crm_url, enabled = setup
+    result = dg.materialize(
+        [crm_contact_sync],
+        resources={
+            "warehouse": WarehouseResource(url=wh_url),
+            "crm": CrmResource(kind="local", local_url=crm_url),
+            "rules": RulesResource(crm_fields_config=str(enabled)),
+        },
+        run_config={"ops": {"crm_contact_sync": {"config": {"dry_run": True}}}},
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("crm_contact_sync")[0].metadata
+    assert metadata["dry_run"].value is True and metadata["contacts_to_create"].value == 1
+    crm = LocalCrm(crm_url)
+    assert crm.read("contacts").empty
+    crm.close()
+    assert not wh.table_exists(SYNC_LOG) and not wh.table_exists(SYNC_STATE)
