@@ -91,6 +91,24 @@ def test_demo_through_the_api_then_sync_then_a_rerun_that_writes_nothing(tmp_pat
             assert fake.write_calls == 0  # nothing changed: not one write call
             log = table(settings, "crm_sync_log")
             assert set(log.loc[log["run_id"] == second.run_id, "status"]) == {"unchanged"}
+            read = second.asset_materializations_for_node("crm_companies")[0].metadata
+            assert read["read_mode"].value == "incremental"
+
+            # a seller renames a company in HubSpot: the next run reads just that record (without the reads'
+            # safety overlap, which in a test minutes long would also re-read the first run's own writes)
+            from datetime import timedelta
+
+            from pls_pipelines.assets import ingest
+
+            monkeypatch.setattr(ingest, "READ_OVERLAP", timedelta(0))
+            renamed = companies["crm_company_id"].iloc[0]
+            fake.set_property("companies", renamed, "name", "Renamed In HubSpot")
+            third = run(settings, definitions, instance)
+            read = third.asset_materializations_for_node("crm_companies")[0].metadata
+            assert read["read_mode"].value == "incremental" and read["records_read"].value == 1
+            held_companies = table(settings, "crm_companies").set_index("company_id")
+            assert held_companies.loc[renamed, "name"] == "Renamed In HubSpot"
+            assert len(held_companies) == len(fake.records("companies"))
 
 
 @pytest.mark.slow

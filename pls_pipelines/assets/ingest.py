@@ -4,6 +4,7 @@ import time
 from datetime import UTC, datetime
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 
 from pls_pipelines.assets.common import (
@@ -16,6 +17,7 @@ from pls_pipelines.assets.common import (
     single_run_backfill,
     table_metadata,
 )
+from pls_pipelines.lib.crm_reads import READ_OVERLAP, full_read_due, replace_changed_rows
 from pls_pipelines.lib.events import (
     USAGE_EVENTS,
     USAGE_EVENTS_COLUMNS,
@@ -27,7 +29,7 @@ from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.event_loader import load_usage_events
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
-from pls_pipelines.resources.warehouse import WarehouseResource
+from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource
 
 INGEST = "ingest"
 
@@ -166,8 +168,27 @@ product_users = _landing_table_asset(
 )
 
 
+CRM_READ_STATE = "crm_read_state"
+CRM_KEYS = {"companies": "company_id", "contacts": "contact_id", "deals": "deal_id"}
+
+
+class CrmReadConfig(dg.Config):
+    """Run config of the CRM ingest assets."""
+
+    full_read: bool = False  # read every record now, instead of those modified since the last read
+
+
+def crm_read_state_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        CRM_READ_STATE, metadata,
+        sa.Column("object_type", sa.Text), sa.Column("last_read_at", sa.DateTime),
+        sa.Column("last_full_read_at", sa.DateTime),
+    )
+
+
 def _crm_table_asset(object_type: str, description: str) -> dg.AssetsDefinition:
-    """CRM companies / contacts / deals: read from the configured CRM into the warehouse."""
+    """CRM companies / contacts / deals: read from the configured CRM into the warehouse, incrementally where
+    the CRM's API can say what changed (HubSpot, Salesforce), in full every few days and on request."""
     name = f"crm_{object_type}"
 
     @dg.asset(
@@ -179,16 +200,65 @@ def _crm_table_asset(object_type: str, description: str) -> dg.AssetsDefinition:
         description=description,
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     )
-    def _asset(warehouse: WarehouseResource, crm: CrmResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: CrmReadConfig,
+        warehouse: WarehouseResource,
+        crm: CrmResource,
+        rules: RulesResource,
+    ) -> dg.MaterializeResult:
+        wh = warehouse.get_warehouse()
+        started = datetime.now(UTC).replace(tzinfo=None)
+        last_read, last_full = _read_state(wh, object_type)
         client = crm.get_client()
+        incremental = (
+            not config.full_read
+            and callable(getattr(client, "read_modified_since", None))
+            and wh.table_exists(name)
+            and last_read is not None
+            and not full_read_due(last_full, started, rules.crm_fields().full_read_every_days)
+        )
         try:
-            frame = client.read(object_type)
+            if incremental:
+                changed = client.read_modified_since(object_type, last_read - READ_OVERLAP)
+                frame = replace_changed_rows(wh.read_table(name), changed, CRM_KEYS[object_type])
+            else:
+                changed = frame = client.read(object_type)
         finally:
             client.close()
-        warehouse.get_warehouse().replace_table(name, frame)
-        return dg.MaterializeResult(metadata=table_metadata(frame, preview_rows=5, crm=client.kind))
+        wh.replace_table(name, frame)
+        _write_state(wh, object_type, started, last_full if incremental else started)
+        mode = f"incremental: {len(changed):,} modified since {last_read:%Y-%m-%d %H:%M}" if incremental else "full"
+        context.log.info(f"{name}: {len(frame):,} records ({mode} read from {client.kind})")
+        return dg.MaterializeResult(metadata=table_metadata(
+            frame, preview_rows=5, crm=client.kind, read_mode="incremental" if incremental else "full",
+            records_read=len(changed),
+        ))
 
     return _asset
+
+
+def _read_state(wh: Warehouse, object_type: str) -> tuple[datetime | None, datetime | None]:
+    if not wh.table_exists(CRM_READ_STATE):
+        return None, None
+    rows = wh.read_table(CRM_READ_STATE)
+    rows = rows[rows["object_type"] == object_type]
+    if rows.empty:
+        return None, None
+    row = rows.iloc[-1]
+    return _naive(row["last_read_at"]), _naive(row["last_full_read_at"])
+
+
+def _naive(value) -> datetime | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
+
+
+def _write_state(wh: Warehouse, object_type: str, read_at: datetime, full_read_at: datetime | None) -> None:
+    wh.ensure_tables([crm_read_state_table(sa.MetaData())])
+    rows = wh.read_table(CRM_READ_STATE)
+    rows = rows[rows["object_type"] != object_type]
+    new = pd.DataFrame([{"object_type": object_type, "last_read_at": read_at, "last_full_read_at": full_read_at}])
+    wh.replace_table(CRM_READ_STATE, pd.concat([rows, new], ignore_index=True) if not rows.empty else new)
 
 
 crm_companies = _crm_table_asset(

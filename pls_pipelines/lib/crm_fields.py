@@ -33,6 +33,9 @@ class CrmFieldMap:
     # compare with the CRM's current values (catching edits made in the CRM) when the last full reconcile is
     # older than this; 0 = every run
     reconcile_every_days: int = 7
+    # CRM ingest reads only records modified since the last read (HubSpot, Salesforce), and everything when
+    # the last full read is older than this (deletions and merges show only in a full read); 0 = every run
+    full_read_every_days: int = 7
 
 
 def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
@@ -65,5 +68,6 @@ def load_crm_fields(path: Path | None = None) -> CrmFieldMap:
         )
     guard = GuardSettings(**raw.get("guard", {}))
     return CrmFieldMap(
-        group["name"], group["label"], objects, creating, guard, int(raw.get("reconcile_every_days", 7))
+        group["name"], group["label"], objects, creating, guard, int(raw.get("reconcile_every_days", 7)),
+        int(raw.get("full_read_every_days", 7)),
     )

@@ -598,13 +598,16 @@ class HubSpotFake:
             rec.archived_at = _now_ms()
 
     def set_property(self, object_type: str, record_id: str, name: str, value: str | None) -> None:
-        """Edit a value as a CRM user would (no validation, no counters)."""
+        """Edit a value as a CRM user would (no validation, no counters); like any edit in HubSpot, it moves the
+        record's last-modified date, so incremental reads see it."""
         with self._lock:
             rec = self._records[object_type][str(record_id)]
             if value in (None, ""):
                 rec.props.pop(name, None)
             else:
                 rec.props[name] = value
+            rec.updated = max(_now_ms(), rec.updated + 1)
+            rec.props[LASTMOD[object_type]] = _iso(rec.updated)
 
     # ------------------------------------------------------------------------------------------------ app
     def _build_app(self) -> Starlette:
