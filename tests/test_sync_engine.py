@@ -123,3 +123,21 @@ def test_the_guard_stops_a_mass_tier_change_until_it_is_approved(setup):
     assert guard_verdict(wh, fields).passed
     routing(wh, tiers={i: "sales" for i in range(6)})  # a different change needs its own approval
     assert not guard_verdict(wh, fields).passed
+
+
+def test_unmapping_a_field_stops_its_writes_but_never_deletes_crm_data(setup, tmp_path):
+    from pls_pipelines.lib.crm_fields import load_crm_fields as load
+
+    wh, crm, fields = setup
+    sync(wh, crm, fields)
+    path = tmp_path / "fewer_fields.yaml"
+    tier_line = "      pls_pqa_tier: {label: Tier, type: string, source: account_routing.tier}\n"
+    assert tier_line in FIELDS_YAML
+    path.write_text(FIELDS_YAML.replace(tier_line, ""))
+    fewer = load(path)
+    routing(wh, tiers={1: "sales"})
+    plan, result = sync(wh, crm, fewer)
+    assert all("pls_pqa_tier" not in u.properties for u in plan.updates)
+    held = crm.read_properties("companies", ["c01"]).set_index("name")["value"]
+    assert held["pls_pqa_tier"] == "self_serve"  # still there, no longer updated
+    assert result.counts["rejected"] == 0
