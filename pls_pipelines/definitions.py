@@ -11,14 +11,26 @@ import os
 
 import dagster as dg
 
-from pls_pipelines.assets import buyers, crm_sync, identity, ingest, rollups, routing, scoring, validation
+from pls_pipelines.assets import (
+    buyers,
+    crm_sync,
+    identity,
+    ingest,
+    metrics,
+    report,
+    rollups,
+    routing,
+    scoring,
+    validation,
+)
+from pls_pipelines.assets.report import ReportResource
 from pls_pipelines.resources.crm import CrmResource, crm_resource_settings
 from pls_pipelines.resources.rules import RULE_FILE_VARIABLES, RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 from pls_pipelines.settings import load_settings
 
-ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync, validation]
+ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync, validation, metrics, report]
 
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
@@ -74,7 +86,13 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "rules": RulesResource(
             **{field: _setting(variable, "") or None for field, variable in RULE_FILE_VARIABLES.items()}
         ),
+        "report": _report_resource(),
     }
+
+
+def _report_resource() -> ReportResource:
+    defaults = load_settings({"PLS_HOME": os.environ.get("PLS_HOME", "")})
+    return ReportResource(path=_setting("PLS_REPORT_PATH", str(defaults.report_path)))
 
 
 def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Definitions:
@@ -84,7 +102,8 @@ def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Defin
         asset_checks=all_checks,
         jobs=[pls_daily_job, crm_sync_job],
         schedules=[pls_daily_schedule],
-        resources=resources,
+        # The report's file has a default, so callers that bring their own warehouse and CRM need not name it.
+        resources={"report": _report_resource(), **resources},
     )
 
 

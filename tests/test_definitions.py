@@ -22,9 +22,11 @@ EXPECTED_GROUPS = {
     "buyer_candidates": "buyers",
     "account_buyers": "buyers",
     "buyers_missing_from_crm": "buyers",
+    "pls_metrics": "metrics",
     "account_routing": "routing",
     "crm_company_sync": "crm_sync",
     "crm_contact_sync": "crm_sync",
+    "pls_report": "metrics",
 }
 
 

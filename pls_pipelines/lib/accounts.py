@@ -174,6 +174,8 @@ def build_account_features_by_day(
         "days_since_last_enterprise_page_view",
         "as_of_date",
     ]
+    # which features each account used in the last 28 days (feature adoption by segment reads them)
+    ordered += [f"used_{f.key}" for f in catalog.features]
     return frame[ordered].sort_values(["as_of_date", "account_id"], kind="stable").reset_index(drop=True)
 
 

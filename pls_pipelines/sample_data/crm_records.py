@@ -130,8 +130,9 @@ def _deals(
             "created": created[mask], "close": close[mask],
         }))
 
-    # Customers: an older closed-won new-business deal; some renewals; expansion talks where usage grows.
-    close = -_days(rng, 100, timeline.days + 250, n_crm)
+    # Customers: an older closed-won new-business deal (up to two years back, so a year-over-year retention
+    # has a cohort to measure); some renewals; expansion talks where usage grows.
+    close = -_days(rng, 100, timeline.days + 640, n_crm)
     add(customer, "newbusiness", "New Business", "closedwon", close - _days(rng, 14, 75, n_crm), close)
     renewal_close = -_days(rng, 30, 99, n_crm)
     add(customer & (rng.random(n_crm) < 0.2), "existingbusiness", "Renewal", "closedwon",
@@ -139,9 +140,13 @@ def _deals(
     expansion_stage = rng.choice(np.array(OPEN_STAGES[:4], dtype=object), size=n_crm)
     add(customer & (trajectory == GROWING) & (rng.random(n_crm) < 0.6), "existingbusiness", "Expansion",
         expansion_stage, -_days(rng, 5, 40, n_crm), _days(rng, 10, 60, n_crm), share=0.35)
+    # Declining customers: some lose an expansion, some do not renew (churn: a lost renewal, full amount).
     downgrade_close = -_days(rng, 1, 60, n_crm)
-    add(customer & (trajectory == DECLINING) & (rng.random(n_crm) < 0.3), "existingbusiness", "Expansion",
+    declining = rng.random(n_crm)
+    add(customer & (trajectory == DECLINING) & (declining < 0.15), "existingbusiness", "Expansion",
         "closedlost", downgrade_close - _days(rng, 10, 50, n_crm), downgrade_close, share=0.35)
+    add(customer & (trajectory == DECLINING) & (declining >= 0.15) & (declining < 0.3), "existingbusiness",
+        "Renewal", "closedlost", downgrade_close - _days(rng, 10, 50, n_crm), downgrade_close)
 
     # New business: recent wins, likely wins still open, losses and early open deals.
     won_close = -_days(rng, 1, 60, n_crm)
