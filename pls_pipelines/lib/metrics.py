@@ -220,11 +220,12 @@ def revenue_metrics(
                   "no churn recorded in the CRM (no lost renewal deals, no former-customer stage): "
                   "this reflects expansion only")
     period = f"{start.date()} to {end.date()}"
-    sources = "crm_deals.amount, crm_deals.stage, crm_deals.deal_type, crm_deals.close_date"
+    sources = "crm_deals.amount, crm_deals.stage, crm_deals.deal_type, crm_deals.name, crm_deals.close_date"
     return [
         Metric("expansion_arr", "Expansion ARR (12 months)", float(expansion["amount"].sum()), "currency",
                f"{len(expansion):,} won expansion deals, {period}",
-               "Amount of won expansion (existing-business) deals closed in the last 12 months.", sources),
+               "Amount of won expansion deals (existing business that is not a renewal) closed in the last 12 "
+               "months.", sources),
         Metric("net_revenue_retention", "Net revenue retention", _share(float(cohort_end.sum()),
                float(arr_start[cohort].sum())) if len(cohort) else math.nan, "ratio",
                f"{len(cohort):,} customers paying on {start.date()}; {churn_note}",
