@@ -33,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes lives beside the package
 
 from pls_pipelines.lib.crm_fields import load_crm_fields
-from pls_pipelines.resources.hubspot_crm import HubSpotCrm
+from pls_pipelines.resources.hubspot import HubSpotCrm
 from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
 from pls_pipelines.sync_engine import plan_sync, run_sync
 from tests.fakes.hubspot_fake import HubSpotFake

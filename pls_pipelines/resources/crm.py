@@ -39,7 +39,7 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
                 "PLS_CRM=hubspot needs HUBSPOT_ACCESS_TOKEN: create a private app in HubSpot (Settings > "
                 "Integrations > Private apps) with the CRM scopes listed in the README, and export its token."
             )
-        from pls_pipelines.resources.hubspot_crm import HubSpotCrm
+        from pls_pipelines.resources.hubspot import HubSpotCrm
 
         return HubSpotCrm(
             opts["HUBSPOT_ACCESS_TOKEN"], opts.get("HUBSPOT_BASE_URL", "https://api.hubapi.com"), timeout=timeout
@@ -55,7 +55,7 @@ def build_crm_client(kind: str, local_url: str, options: Mapping[str, str] | Non
                 "SALESFORCE_CLIENT_SECRET of a connected app."
             )
         threshold = int(_number(opts, "SALESFORCE_BULK_THRESHOLD", 2000))
-        from pls_pipelines.resources.salesforce_crm import SalesforceCrm
+        from pls_pipelines.resources.salesforce import SalesforceCrm
 
         return SalesforceCrm(
             opts.get("SALESFORCE_INSTANCE_URL"),

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from pls_pipelines.lib.sync import FieldSpec, NewContact, RecordUpdate
-from pls_pipelines.resources import hubspot_crm
 from pls_pipelines.resources.crm_client import CANONICAL_COLUMNS, CrmClient
 from pls_pipelines.resources.crm_http import CrmApiError
-from pls_pipelines.resources.hubspot_crm import HubSpotCrm
+from pls_pipelines.resources.hubspot import HubSpotCrm
+from pls_pipelines.resources.hubspot import client as hubspot_client
 from tests.fakes.hubspot_fake import HubSpotFake
 
 TOKEN = "test-token"
@@ -391,7 +391,7 @@ def test_without_the_throttle_the_same_burst_hits_429s(sleeps):
 def test_read_modified_since_pages_past_the_search_cap(fake, crm, monkeypatch):
     ids = _companies(fake, 45)
     fake.search_result_cap = 20
-    monkeypatch.setattr(hubspot_crm, "SEARCH_LIMIT", 10)
+    monkeypatch.setattr(hubspot_client, "SEARCH_LIMIT", 10)
     since = datetime.now(UTC).replace(year=2020)
     frame = crm.read_modified_since("companies", since)
     assert sorted(frame["company_id"]) == sorted(ids) and list(frame.columns) == CANONICAL_COLUMNS["companies"]

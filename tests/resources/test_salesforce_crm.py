@@ -13,12 +13,8 @@ from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.sync import FieldSpec, NewContact, RecordUpdate
 from pls_pipelines.resources.crm_client import CANONICAL_COLUMNS, CrmClient
 from pls_pipelines.resources.crm_http import CrmApiError
-from pls_pipelines.resources.salesforce_crm import (
-    SalesforceCrm,
-    SalesforceThrottle,
-    normalise_domain,
-    to_api_value,
-)
+from pls_pipelines.resources.salesforce import SalesforceCrm, SalesforceThrottle
+from pls_pipelines.resources.salesforce.values import normalise_domain, to_api_value
 from tests.fakes.salesforce_fake import SalesforceFake, default_custom_fields
 
 TOKEN = "test-token-5ecr3t"
