@@ -27,7 +27,7 @@ run: $(VENV)/.installed $(DAGSTER_HOME)
 
 ## make test: install with test extras, lint, run the test suite
 test: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check pls_pipelines tests benchmarks
+	$(VENV)/bin/ruff check pls_pipelines tests benchmarks scripts
 	$(VENV)/bin/pytest
 
 ## make ui: the Dagster UI on the same instance as `make run` (run history, lineage, checks)

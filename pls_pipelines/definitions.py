@@ -23,8 +23,8 @@ from pls_pipelines.assets import (
     scoring,
     validation,
 )
-from pls_pipelines.assets.report import ReportResource
 from pls_pipelines.resources.crm import CrmResource, crm_resource_settings
+from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RULE_FILE_VARIABLES, RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import WarehouseResource
@@ -102,7 +102,7 @@ def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Defin
         asset_checks=all_checks,
         jobs=[pls_daily_job, crm_sync_job],
         schedules=[pls_daily_schedule],
-        # The report's file has a default, so callers that bring their own warehouse and CRM need not name it.
+        # the report has a default (PLS_REPORT_PATH, else $PLS_HOME/report/index.html): callers may leave it out
         resources={"report": _report_resource(), **resources},
     )
 

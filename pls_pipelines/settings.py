@@ -29,6 +29,7 @@ ENV_VARS: dict[str, str] = {
     "created as contacts (default: the shipped crm_fields.yaml).",
     "PLS_IDENTITY_OVERRIDES": "RevOps' identity overrides, CSV or YAML by extension: workspace pins (win over all "
     "other evidence) and domain aliases (default: none).",
+    "PLS_REPORT_PATH": "Where the static HTML report is written on every run (default $PLS_HOME/report/index.html).",
     "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",
 }
 
@@ -59,6 +60,11 @@ class Settings:
     usage_path: Path
     scoring_config: Path | None
     identity_overrides: Path | None = None
+    report_file: Path | None = None  # PLS_REPORT_PATH; None: the default under home
+
+    @property
+    def report_path(self) -> Path:
+        return self.report_file or default_report_path(self.home)
 
     @property
     def demo_dir(self) -> Path:
@@ -77,11 +83,16 @@ def default_local_crm_url(home: Path) -> str:
     return f"sqlite:///{home / 'crm.sqlite'}"
 
 
+def default_report_path(home: Path) -> Path:
+    return home / "report" / "index.html"
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(env.get("PLS_HOME") or ".pls")
     scoring = env.get("PLS_SCORING_CONFIG")
     overrides = env.get("PLS_IDENTITY_OVERRIDES")
+    report = env.get("PLS_REPORT_PATH")
     return Settings(
         home=home,
         warehouse_url=env.get("PLS_WAREHOUSE_URL") or default_warehouse_url(home),
@@ -90,4 +101,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         usage_path=Path(env.get("PLS_USAGE_PATH") or home / "demo" / "landing"),
         scoring_config=Path(scoring) if scoring else None,
         identity_overrides=Path(overrides) if overrides else None,
+        report_file=Path(report) if report else None,
     )

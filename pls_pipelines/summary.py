@@ -150,6 +150,9 @@ def print_run_summary(
             highlight=False,
         )
     console.print(_crm_line(settings.crm_kind, writes), highlight=False)
+    if settings.report_path.exists():
+        console.print(f"Report: [bold]{settings.report_path.resolve().as_uri()}[/] (open it in a browser: charts, "
+                      "the scorecard and the call list)", highlight=False)
     example = top["domain"].dropna().head(1).tolist() or routing["domain"].dropna().head(1).tolist()
     console.print(
         "Next: [bold]make ui[/] for lineage, run history and checks (http://127.0.0.1:3000); "

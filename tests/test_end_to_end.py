@@ -13,6 +13,7 @@ from pls_pipelines.cli import generate_demo, run_daily_job
 from pls_pipelines.definitions import build_definitions
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.local_crm import LocalCrm
+from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
@@ -34,6 +35,7 @@ def make_home(home: Path, warehouse_url: str | None = None):
             "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
             "usage_source": UsageSourceResource(path=str(settings.usage_path)),
             "rules": RulesResource(),
+            "report": ReportResource(path=str(settings.report_path)),
         }
     )
     return settings, definitions
@@ -210,6 +212,7 @@ def test_summary_shows_counts_per_motion_and_buyers(embedded):
         assert f"{motion} {count:,}" in line
     assert "Buyers: " in text and "buyers not yet CRM contacts" in text
     assert "Top 10 product-qualified accounts" in text
+    assert settings.report_path.exists() and f"Report: {settings.report_path.resolve().as_uri()}" in text
 
 
 @pytest.mark.slow
@@ -232,6 +235,7 @@ def test_a_rescoring_that_moves_many_tiers_is_stopped_until_approved(tmp_path, m
             "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
             "usage_source": UsageSourceResource(path=str(settings.usage_path)),
             "rules": RulesResource(scoring_config=scoring_config),
+            "report": ReportResource(path=str(settings.report_path)),
         })
 
     with dg.DagsterInstance.ephemeral() as instance:

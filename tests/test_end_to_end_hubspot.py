@@ -14,6 +14,7 @@ import pytest
 from pls_pipelines.cli import generate_demo, run_daily_job
 from pls_pipelines.definitions import build_definitions
 from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
@@ -38,6 +39,7 @@ def pipeline(home: Path, fake: HubSpotFake, monkeypatch) -> tuple:
                            pls_crm_timeout_seconds=TIMEOUT),
         "usage_source": UsageSourceResource(path=str(settings.usage_path)),
         "rules": RulesResource(),
+        "report": ReportResource(path=str(settings.report_path)),
     })
     return settings, definitions
 

@@ -11,6 +11,7 @@ import pytest
 from pls_pipelines.cli import generate_demo, run_daily_job
 from pls_pipelines.definitions import build_definitions
 from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
@@ -40,6 +41,7 @@ def test_salesforce_sync_end_to_end_and_a_rerun_that_writes_nothing(tmp_path, mo
                                salesforce_access_token=TOKEN, salesforce_bulk_threshold=BULK_THRESHOLD),
             "usage_source": UsageSourceResource(path=str(settings.usage_path)),
             "rules": RulesResource(),
+            "report": ReportResource(path=str(settings.report_path)),
         })
         days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
         with dg.DagsterInstance.ephemeral() as instance:

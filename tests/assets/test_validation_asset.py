@@ -18,6 +18,7 @@ from pls_pipelines.cli import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate_demo, mai
 from pls_pipelines.definitions import all_assets, all_checks
 from pls_pipelines.lib.validation import backtest
 from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
@@ -48,6 +49,7 @@ def demo(tmp_path_factory):
             "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
             "usage_source": UsageSourceResource(path=str(settings.usage_path)),
             "rules": RulesResource(),
+            "report": ReportResource(path=str(settings.report_path)),
         },
     )
     days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
