@@ -13,6 +13,7 @@ import dagster as dg
 
 from pls_pipelines.assets import (
     buyers,
+    checks,
     crm_sync,
     identity,
     ingest,
@@ -23,6 +24,7 @@ from pls_pipelines.assets import (
     scoring,
     validation,
 )
+from pls_pipelines.assets.external import external_assets
 from pls_pipelines.resources.crm import CrmResource, crm_resource_settings
 from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RULE_FILE_VARIABLES, RulesResource
@@ -30,9 +32,9 @@ from pls_pipelines.resources.usage_source import UsageSourceResource
 from pls_pipelines.resources.warehouse import WarehouseResource
 from pls_pipelines.settings import load_settings
 
-ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync, validation, metrics, report]
+ASSET_MODULES = [ingest, identity, rollups, scoring, buyers, routing, crm_sync, validation, metrics, report, checks]
 
-all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+all_assets = [*dg.load_assets_from_modules(ASSET_MODULES), *external_assets]
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
 pls_daily_job = dg.define_asset_job(
@@ -102,6 +104,7 @@ def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Defin
         asset_checks=all_checks,
         jobs=[pls_daily_job, crm_sync_job],
         schedules=[pls_daily_schedule],
+        sensors=[checks.freshness_checks_sensor],
         # the report has a default (PLS_REPORT_PATH, else $PLS_HOME/report/index.html): callers may leave it out
         resources={"report": _report_resource(), **resources},
     )

@@ -30,6 +30,10 @@ ENV_VARS: dict[str, str] = {
     "PLS_IDENTITY_OVERRIDES": "RevOps' identity overrides, CSV or YAML by extension: workspace pins (win over all "
     "other evidence) and domain aliases (default: none).",
     "PLS_REPORT_PATH": "Where the static HTML report is written on every run (default $PLS_HOME/report/index.html).",
+    "PLS_FRESHNESS_USAGE_HOURS": "Hours after which usage and CRM ingest count as late (default 26).",
+    "PLS_FRESHNESS_SCORES_HOURS": "Hours after which scores and routing count as late (default 26).",
+    "PLS_FRESHNESS_SYNC_HOURS": "Hours after which the CRM sync counts as late (default 26).",
+    "PLS_SOURCE_MAX_AGE_HOURS": "The source freshness check fails when the newest event is older (default 48).",
     "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",
 }
 
@@ -103,3 +107,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         identity_overrides=Path(overrides) if overrides else None,
         report_file=Path(report) if report else None,
     )
+
+
+def _hours(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """A positive number of hours from the environment, or a ConfigError naming the variable."""
+    from pls_pipelines.lib.errors import ConfigError
+
+    env = os.environ if environ is None else environ
+    raw = env.get(name) or str(default)
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of hours; e.g. {name}={default:g}") from None
+    if hours <= 1:
+        raise ConfigError(f"{name}={raw!r} must be more than 1 hour; e.g. {name}={default:g}")
+    return hours
+
+
+def freshness_hours(kind: str, environ: Mapping[str, str] | None = None) -> float:
+    """PLS_FRESHNESS_<KIND>_HOURS for kind usage, scores or sync (default 26)."""
+    return _hours(f"PLS_FRESHNESS_{kind.upper()}_HOURS", 26, environ)
+
+
+def source_max_age_hours(environ: Mapping[str, str] | None = None) -> float:
+    return _hours("PLS_SOURCE_MAX_AGE_HOURS", 48, environ)

@@ -27,7 +27,17 @@ EXPECTED_GROUPS = {
     "crm_company_sync": "crm_sync",
     "crm_contact_sync": "crm_sync",
     "pls_report": "metrics",
+    # the systems outside: product and CRM sources, and the CRM fields the sync writes
+    "product/events": "sources",
+    "product/users": "sources",
+    "product/workspaces": "sources",
+    "crm/companies": "sources",
+    "crm/contacts": "sources",
+    "crm/deals": "sources",
+    "crm/companies_pls_fields": "sources",
+    "crm/contacts_pls_fields": "sources",
 }
+EXTERNAL = {key for key, group in EXPECTED_GROUPS.items() if group == "sources"}
 
 
 def test_assets_groups_and_owners():
@@ -38,24 +48,65 @@ def test_assets_groups_and_owners():
     for key, spec in specs.items():
         assert spec.owners, f"{key} has no owner"
         assert spec.kinds, f"{key} has no kinds"
-        assert spec.description and len(spec.description) > 80, f"{key} needs a business description"
+        assert spec.description and len(spec.description) > 50, f"{key} needs a business description"
+        if key not in EXTERNAL:  # every table the pipeline writes declares its columns
+            schema = spec.metadata.get("dagster/column_schema")
+            assert isinstance(schema, dg.TableSchema) and len(schema.columns) >= 5, f"{key} has no column schema"
     assert graph.get(dg.AssetKey("usage_events")).partitions_def is not None
     assert graph.get(dg.AssetKey("user_daily_activity")).partitions_def is not None
     assert graph.get(dg.AssetKey("pqa_score_history")).partitions_def is not None  # one snapshot per day
 
 
-def test_lineage_runs_from_ingest_to_the_crm():
+def test_lineage_runs_from_the_product_source_to_the_crm_fields():
     graph = defs.resolve_asset_graph()
     upstream = graph.get(dg.AssetKey("crm_company_sync")).parent_keys
     assert dg.AssetKey("account_routing") in upstream
-    ancestors = graph.upstream_key_iterator(dg.AssetKey("crm_company_sync"))
-    assert dg.AssetKey("usage_events") in set(ancestors)
+    for sink in ("companies_pls_fields", "contacts_pls_fields"):
+        ancestors = set(graph.upstream_key_iterator(dg.AssetKey(["crm", sink])))
+        assert {dg.AssetKey(["product", "events"]), dg.AssetKey("usage_events"), dg.AssetKey(["crm", "companies"]),
+                dg.AssetKey("pqa_scores")} <= ancestors, sink
+
+
+def test_every_table_the_crm_sync_writes_from_has_a_blocking_check():
+    graph = defs.resolve_asset_graph()
+    blocking = {spec.asset_key for a in graph.assets_defs for spec in a.check_specs if spec.blocking}
+    for sync in ("crm_company_sync", "crm_contact_sync"):
+        sources = {k for k in graph.get(dg.AssetKey(sync)).parent_keys if not k.to_user_string().startswith("crm_")}
+        assert sources, sync
+        unguarded = sorted(k.to_user_string() for k in sources - blocking)
+        assert not unguarded, f"{sync} reads {unguarded} without a blocking check"
+    # and further up: the scores the routing comes from
+    assert dg.AssetKey("pqa_scores") in blocking and dg.AssetKey("account_usage_rollup") in blocking
+
+
+def test_data_and_freshness_checks_are_defined():
+    graph = defs.resolve_asset_graph()
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    for expected in [("account_map", "account_map_keys"), ("pqa_scores", "pqa_scores_tiers_consistent"),
+                     ("usage_events", "usage_events_reject_rate"), ("account_map", "account_map_match_rate"),
+                     ("account_routing", "account_routing_row_count_change"),
+                     ("usage_events", "usage_events_source_fresh"), ("usage_events", "freshness_check"),
+                     ("user_daily_activity", "freshness_check"), ("pqa_score_history", "freshness_check")]:
+        assert expected in checks, expected
+    assert defs.resolve_sensor_def("freshness_checks_sensor") is not None
 
 
 def test_freshness_policies_on_ingest_scoring_and_sync():
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     for key in ("usage_events", "crm_companies", "pqa_scores", "account_routing", "crm_company_sync"):
         assert specs[key].freshness_policy is not None, key
+    policy = specs["usage_events"].freshness_policy
+    assert policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
+
+
+def test_freshness_windows_are_configurable(monkeypatch):
+    from pls_pipelines.lib.errors import ConfigError
+    from pls_pipelines.settings import freshness_hours
+
+    assert freshness_hours("sync", {}) == 26
+    assert freshness_hours("sync", {"PLS_FRESHNESS_SYNC_HOURS": "50"}) == 50
+    with pytest.raises(ConfigError, match="PLS_FRESHNESS_SCORES_HOURS='soon' is not a number"):
+        freshness_hours("scores", {"PLS_FRESHNESS_SCORES_HOURS": "soon"})
 
 
 def test_job_schedule_and_blocking_checks():

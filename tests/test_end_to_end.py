@@ -265,3 +265,32 @@ def test_a_rescoring_that_moves_many_tiers_is_stopped_until_approved(tmp_path, m
         approved = run(settings, definitions(str(scoring)), instance)
         assert approved.asset_materializations_for_node("crm_company_sync")
         assert sync_writes(settings, approved.run_id) > 0
+
+
+@pytest.mark.slow
+def test_declared_column_schemas_match_the_tables_written(embedded):
+    from pls_pipelines.assets.schemas import CATALOG_COLUMN_PREFIXES, declared_columns
+
+    settings, _, _ = embedded
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        for asset in ("usage_events", "product_users", "product_workspaces", "crm_companies", "crm_contacts",
+                      "crm_deals", "account_map", "user_daily_activity", "account_usage_rollup", "pqa_scores",
+                      "pqa_score_components", "pqa_score_history", "buyer_candidates", "account_buyers",
+                      "buyers_missing_from_crm", "account_routing", "score_validation", "pls_metrics"):
+            written = [c for c in wh.read_sql(f'SELECT * FROM "{asset}" LIMIT 1').columns
+                       if not c.startswith(CATALOG_COLUMN_PREFIXES)]
+            assert written == declared_columns(asset), asset
+        log = wh.read_sql("SELECT * FROM crm_sync_log LIMIT 1").columns.tolist()
+        assert log == declared_columns("crm_company_sync")
+    finally:
+        dispose_all_engines()
+
+
+@pytest.mark.slow
+def test_data_checks_pass_on_the_demo(embedded):
+    _, _, second = embedded
+    results = {e.check_name: e.passed for e in second.get_asset_check_evaluations()}
+    for name in ("account_map_keys", "account_usage_rollup_keys", "pqa_scores_tiers_consistent",
+                 "buyer_candidates_valid", "buyers_missing_from_crm_valid", "account_routing_row_count_change"):
+        assert results.get(name) is True, name

@@ -3,8 +3,9 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from pls_pipelines.assets.common import REVOPS_TEAM, lineage, table_metadata
+from pls_pipelines.assets.common import REVOPS_TEAM, SCORES_FRESHNESS, lineage, table_metadata
 from pls_pipelines.assets.rollups import latest_activity_date
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.missing_contacts import buyers_missing_from_crm
 from pls_pipelines.lib.people import build_people
 from pls_pipelines.lib.personas import best_contacts_per_account, flag_pqls, identify_personas
@@ -21,6 +22,8 @@ BUYERS = "buyers"
 
 
 @dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata("buyer_candidates"),
     group_name=BUYERS,
     deps=["product_users", "crm_contacts", "account_map", "user_daily_activity", "pqa_scores"],
     kinds={"python", "pandas"},
@@ -72,7 +75,14 @@ def buyer_candidates(
     )
 
 
-@dg.asset(group_name=BUYERS, deps=["buyer_candidates"], kinds={"python", "pandas"}, owners=[REVOPS_TEAM])
+@dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata("account_buyers"),
+    group_name=BUYERS,
+    deps=["buyer_candidates"],
+    kinds={"python", "pandas"},
+    owners=[REVOPS_TEAM],
+)
 def account_buyers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per account, the best economic buyer and the best champion with the reasons they were chosen - the
     two names a seller needs before the first call. Accounts with no buyer in the user base go to ABM."""
@@ -90,6 +100,8 @@ BUYERS_MISSING_FROM_CRM = "buyers_missing_from_crm"
 
 
 @dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata(BUYERS_MISSING_FROM_CRM),
     name=BUYERS_MISSING_FROM_CRM,
     group_name=BUYERS,
     deps=["buyer_candidates", "crm_companies"],

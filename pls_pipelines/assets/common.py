@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pls_pipelines.lib.privacy import mask_frame_emails
+from pls_pipelines.settings import freshness_hours
 
 # Static so the asset graph never depends on when or where the code is loaded.
 PARTITIONS_START = "2025-01-01"
@@ -21,10 +22,17 @@ single_run_backfill = dg.BackfillPolicy.single_run()
 # the notice is silenced for that one parameter only, other beta and deprecation warnings still show.
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset` is currently in beta")
 
-# Data older than a day plus a 2 h grace is late; the daily schedule runs at 06:00 UTC.
-FRESHNESS_26H = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=26), warn_window=timedelta(hours=25)
-)
+def freshness_policy(kind: str) -> dg.FreshnessPolicy:
+    """How old `kind` (usage, scores, sync) may get before Dagster marks it late: PLS_FRESHNESS_<KIND>_HOURS,
+    default 26 (a day plus a 2 h grace: the daily schedule runs at 06:00). Read when the definitions load -
+    the policy is part of each asset's definition, so a change takes a code-location reload."""
+    hours = freshness_hours(kind)
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours), warn_window=timedelta(hours=hours - 1))
+
+
+USAGE_FRESHNESS = freshness_policy("usage")
+SCORES_FRESHNESS = freshness_policy("scores")
+SYNC_FRESHNESS = freshness_policy("sync")
 
 DATA_TEAM = "team:data"
 REVOPS_TEAM = "team:revops"

@@ -8,8 +8,9 @@ import dagster as dg
 import pandas as pd
 
 from pls_pipelines.assets.buyers import BUYERS_MISSING_FROM_CRM
-from pls_pipelines.assets.common import FRESHNESS_26H, REVOPS_TEAM
+from pls_pipelines.assets.common import REVOPS_TEAM, SYNC_FRESHNESS
 from pls_pipelines.assets.routing import ACCOUNT_ROUTING
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.privacy import mask_frame_emails
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.rules import RulesResource
@@ -22,7 +23,7 @@ SYNC_ASSET_OPTIONS = {
     "group_name": "crm_sync",
     "kinds": {"python"},
     "owners": [REVOPS_TEAM],
-    "freshness_policy": FRESHNESS_26H,
+    "freshness_policy": SYNC_FRESHNESS,
     "retry_policy": dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     "pool": "crm_api",
 }
@@ -94,7 +95,7 @@ def sync_object(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[ACCOUNT_ROUTING], **SYNC_ASSET_OPTIONS)
+@dg.asset(deps=[ACCOUNT_ROUTING], metadata=schema_metadata("crm_company_sync"), **SYNC_ASSET_OPTIONS)
 def crm_company_sync(
     context: dg.AssetExecutionContext,
     config: CrmSyncConfig,
@@ -109,7 +110,11 @@ def crm_company_sync(
     return sync_object(context, config, warehouse, crm, rules, "companies")
 
 
-@dg.asset(deps=["buyer_candidates", BUYERS_MISSING_FROM_CRM, "crm_company_sync"], **SYNC_ASSET_OPTIONS)
+@dg.asset(
+    deps=["buyer_candidates", BUYERS_MISSING_FROM_CRM, "crm_company_sync"],
+    metadata=schema_metadata("crm_contact_sync"),
+    **SYNC_ASSET_OPTIONS,
+)
 def crm_contact_sync(
     context: dg.AssetExecutionContext,
     config: CrmSyncConfig,

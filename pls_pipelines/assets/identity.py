@@ -3,7 +3,8 @@
 import dagster as dg
 import pandas as pd
 
-from pls_pipelines.assets.common import DATA_TEAM, lineage, table_metadata
+from pls_pipelines.assets.common import DATA_TEAM, USAGE_FRESHNESS, lineage, table_metadata
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.identity import (
     ADDITIONAL_DOMAINS_COLUMN,
     MATCH_CRM_ID,
@@ -29,6 +30,8 @@ MAX_LOGGED_UNUSED_OVERRIDES = 20
 
 
 @dg.asset(
+    freshness_policy=USAGE_FRESHNESS,
+    metadata=schema_metadata("account_map"),
     group_name="identity",
     deps=["product_workspaces", "product_users", "crm_companies"],
     kinds={"python", "sql"},

@@ -9,14 +9,15 @@ import sqlalchemy as sa
 
 from pls_pipelines.assets.common import (
     DATA_TEAM,
-    FRESHNESS_26H,
     REVOPS_TEAM,
+    USAGE_FRESHNESS,
     daily_partitions,
     partition_dates,
     schema_of,
     single_run_backfill,
     table_metadata,
 )
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.crm_reads import READ_OVERLAP, full_read_due, replace_changed_rows
 from pls_pipelines.lib.events import (
     USAGE_EVENTS,
@@ -39,13 +40,14 @@ REJECT_RATE_WARN = 0.02
 
 
 @dg.asset(
+    metadata=schema_metadata("usage_events"),
     group_name=INGEST,
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
-    deps=["product_workspaces"],
+    deps=["product_workspaces", ["product", "events"]],
     kinds={"duckdb", "sql"},
     owners=[DATA_TEAM],
-    freshness_policy=FRESHNESS_26H,
+    freshness_policy=USAGE_FRESHNESS,
     tags={"layer": "raw"},
 )
 def usage_events(
@@ -139,10 +141,12 @@ def _landing_table_asset(name: str, table: str, description: str) -> dg.AssetsDe
 
     @dg.asset(
         name=name,
+        metadata=schema_metadata(name),
+        deps=[["product", table]],
         group_name=INGEST,
         kinds={"duckdb", "python"},
         owners=[DATA_TEAM],
-        freshness_policy=FRESHNESS_26H,
+        freshness_policy=USAGE_FRESHNESS,
         description=description,
     )
     def _asset(warehouse: WarehouseResource, usage_source: UsageSourceResource) -> dg.MaterializeResult:
@@ -193,10 +197,12 @@ def _crm_table_asset(object_type: str, description: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=name,
+        metadata=schema_metadata(name),
+        deps=[["crm", object_type]],
         group_name=INGEST,
         kinds={"duckdb", "python"},
         owners=[REVOPS_TEAM],
-        freshness_policy=FRESHNESS_26H,
+        freshness_policy=USAGE_FRESHNESS,
         description=description,
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     )

@@ -4,7 +4,8 @@ revenue) and shared (expansion ARR, net revenue and logo retention), computed by
 import dagster as dg
 import pandas as pd
 
-from pls_pipelines.assets.common import REVOPS_TEAM, table_metadata
+from pls_pipelines.assets.common import REVOPS_TEAM, SCORES_FRESHNESS, table_metadata
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.metrics import (
     BREAKDOWN_COLUMNS,
     feature_adoption,
@@ -33,6 +34,8 @@ def _table(wh: Warehouse, name: str, columns: list[str] | None = None) -> pd.Dat
 
 
 @dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata("pls_metrics"),
     group_name=METRICS_GROUP,
     deps=[SCORE_HISTORY, "account_routing", "account_usage_rollup", "crm_deals", "crm_companies", "account_map",
           "product_workspaces", "score_validation"],

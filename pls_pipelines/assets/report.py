@@ -4,7 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pls_pipelines.assets.common import REVOPS_TEAM
+from pls_pipelines.assets.common import REVOPS_TEAM, SCORES_FRESHNESS
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.report import build_report, read_inputs
 from pls_pipelines.report.page import INPUT_TABLES
 from pls_pipelines.resources.report import ReportResource
@@ -13,6 +14,8 @@ from pls_pipelines.resources.warehouse import WarehouseResource
 
 
 @dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata("pls_report"),
     group_name="metrics",
     deps=["pls_metrics", "account_routing", "pqa_score_history", "score_validation"],
     kinds={"html", "plotly"},

@@ -10,12 +10,14 @@ import sqlalchemy as sa
 
 from pls_pipelines.assets.common import (
     DATA_TEAM,
+    USAGE_FRESHNESS,
     daily_partitions,
     lineage,
     partition_dates,
     single_run_backfill,
     table_metadata,
 )
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.accounts import build_account_features, build_account_features_by_day
 from pls_pipelines.lib.event_catalog import EventCatalog
 from pls_pipelines.lib.events import usage_event_tables
@@ -149,6 +151,8 @@ def account_features_for_days(
 
 
 @dg.asset(
+    freshness_policy=USAGE_FRESHNESS,
+    metadata=schema_metadata("user_daily_activity"),
     group_name=ROLLUPS,
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
@@ -188,6 +192,8 @@ def user_daily_activity(
 
 
 @dg.asset(
+    freshness_policy=USAGE_FRESHNESS,
+    metadata=schema_metadata("account_usage_rollup"),
     group_name=ROLLUPS,
     deps=["user_daily_activity", "account_map", "product_workspaces", "crm_companies", "crm_deals"],
     kinds={"sql", "pandas"},

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from pls_pipelines.assets.common import FRESHNESS_26H, REVOPS_TEAM, lineage, table_metadata
+from pls_pipelines.assets.common import REVOPS_TEAM, SCORES_FRESHNESS, lineage, table_metadata
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.routing import route_accounts
 from pls_pipelines.lib.scoring import primary_scores
 from pls_pipelines.resources.rules import RulesResource
@@ -28,11 +29,12 @@ BUYER_COLUMNS = [
 
 
 @dg.asset(
+    metadata=schema_metadata("account_routing"),
     group_name="routing",
     deps=["account_usage_rollup", "pqa_scores", "account_buyers"],
     kinds={"python", "pandas"},
     owners=[REVOPS_TEAM],
-    freshness_policy=FRESHNESS_26H,
+    freshness_policy=SCORES_FRESHNESS,
 )
 def account_routing(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource

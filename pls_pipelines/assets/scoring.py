@@ -8,8 +8,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pls_pipelines.assets.common import (
-    FRESHNESS_26H,
     REVOPS_TEAM,
+    SCORES_FRESHNESS,
     daily_partitions,
     lineage,
     partition_dates,
@@ -17,6 +17,7 @@ from pls_pipelines.assets.common import (
     table_metadata,
 )
 from pls_pipelines.assets.rollups import AccountFacts, account_features_for_days
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.event_catalog import EventCatalog
 from pls_pipelines.lib.progress import Progress
 from pls_pipelines.lib.score_history import HISTORY_COLUMNS, SCORE_HISTORY, score_history_table
@@ -50,11 +51,12 @@ SCORE_DESCRIPTIONS = {
     specs=[
         dg.AssetSpec(
             PQA_SCORES,
+            metadata=schema_metadata(PQA_SCORES),
             group_name=SCORING,
             deps=["account_usage_rollup"],
             kinds={"python", "pandas"},
             owners=[REVOPS_TEAM],
-            freshness_policy=FRESHNESS_26H,
+            freshness_policy=SCORES_FRESHNESS,
             description="How ready each account is for a sales conversation: a 1-100 score per scoring model "
             "(config/scoring_models.yaml, owned by RevOps), the tier (80+ sales, 60-79 success white-glove, "
             "below 60 self-serve by default; other thresholds per segment where the model says so) and the top "
@@ -63,6 +65,8 @@ SCORE_DESCRIPTIONS = {
         ),
         dg.AssetSpec(
             PQA_SCORE_COMPONENTS,
+            metadata=schema_metadata(PQA_SCORE_COMPONENTS),
+            freshness_policy=SCORES_FRESHNESS,
             group_name=SCORING,
             deps=["account_usage_rollup"],
             kinds={"python", "pandas"},
@@ -144,6 +148,8 @@ def pqa_scores_valid(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata("pqa_score_history"),
     group_name=SCORING,
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,

@@ -13,8 +13,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from pls_pipelines.assets.common import REVOPS_TEAM, table_metadata
+from pls_pipelines.assets.common import REVOPS_TEAM, SCORES_FRESHNESS, table_metadata
 from pls_pipelines.assets.rollups import AccountFacts, account_features_as_of, latest_activity_date
+from pls_pipelines.assets.schemas import schema_metadata
 from pls_pipelines.lib.accounts import won_between
 from pls_pipelines.lib.scoring import score_model
 from pls_pipelines.lib.scoring_config import POSITIVE, ScoringModel
@@ -85,6 +86,8 @@ class ScoreValidationConfig(dg.Config):
 
 
 @dg.asset(
+    freshness_policy=SCORES_FRESHNESS,
+    metadata=schema_metadata("score_validation"),
     group_name="metrics",
     deps=["user_daily_activity", "account_map", "product_workspaces", "crm_companies", "crm_deals", "pqa_scores"],
     kinds={"python", "scikit-learn"},

@@ -37,6 +37,34 @@ COUNT_COLUMNS = [
 ]
 
 
+# The columns of account_usage_rollup, in order (then one used_<feature> column per catalog feature).
+ROLLUP_COLUMNS = (
+    "account_id",
+    "account_name",
+    "domain",
+    "crm_company_id",
+    "is_crm_matched",
+    "employee_count",
+    "industry",
+    "owner_id",
+    "is_customer",
+    "workspace_count",
+    "is_consolidation",
+    "users_total",
+    *COUNT_COLUMNS,
+    "features_used_28d",
+    "core_features_used_28d",
+    "advanced_features_used_28d",
+    "velocity_7d",
+    "usage_trend_28d",
+    "active_user_trend_28d",
+    "days_since_last_active",
+    "days_since_last_invite",
+    "days_since_last_enterprise_page_view",
+    "as_of_date",
+)
+
+
 def paying_company_ids(companies: pd.DataFrame, deals: pd.DataFrame, as_of: date | None = None) -> set[str]:
     """Companies paying on `as_of` (today when None): they get expansion/churn plays instead of a PQA score.
 
@@ -149,31 +177,7 @@ def build_account_features_by_day(
         last = pd.to_datetime(frame[last_date], errors="coerce") if last_date in frame else None
         frame[days_since] = (as_of - last).dt.days.astype("Int64") if last is not None else pd.NA
 
-    ordered = [
-        "account_id",
-        "account_name",
-        "domain",
-        "crm_company_id",
-        "is_crm_matched",
-        "employee_count",
-        "industry",
-        "owner_id",
-        "is_customer",
-        "workspace_count",
-        "is_consolidation",
-        "users_total",
-        *COUNT_COLUMNS,
-        "features_used_28d",
-        "core_features_used_28d",
-        "advanced_features_used_28d",
-        "velocity_7d",
-        "usage_trend_28d",
-        "active_user_trend_28d",
-        "days_since_last_active",
-        "days_since_last_invite",
-        "days_since_last_enterprise_page_view",
-        "as_of_date",
-    ]
+    ordered = list(ROLLUP_COLUMNS)
     # which features each account used in the last 28 days (feature adoption by segment reads them)
     ordered += [f"used_{f.key}" for f in catalog.features]
     return frame[ordered].sort_values(["as_of_date", "account_id"], kind="stable").reset_index(drop=True)
