@@ -17,9 +17,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -e ".[test]"
 	touch $@
 
-$(DAGSTER_HOME):
-	mkdir -p $(DAGSTER_HOME)
-	touch $(DAGSTER_HOME)/dagster.yaml
+# The instance of make run and make ui: dagster.yaml with the run and crm_api pool limits, written when missing,
+# empty or an older version of ours (never over a file you wrote). Phony, so an existing home is kept current.
+.PHONY: $(DAGSTER_HOME)
+$(DAGSTER_HOME): $(VENV)/.installed
+	$(VENV)/bin/python -m pls_pipelines.dagster_instance "$(DAGSTER_HOME)"
 
 ## make run: install, generate demo data if absent, run the whole pipeline, print the summary
 run: $(VENV)/.installed $(DAGSTER_HOME)

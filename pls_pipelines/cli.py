@@ -194,15 +194,15 @@ def run_daily_job(start: date, end: date, definitions=None, instance=None, job_n
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Demo seed if demo data is absent.")
 def run(accounts: int, seed: int) -> None:
     """Generate demo data if absent, run the whole pipeline on the configured warehouse and CRM, summarise."""
+    from pls_pipelines.dagster_instance import ensure_dagster_home
     from pls_pipelines.resources.usage_source import LandingFiles
     from pls_pipelines.summary import print_run_summary
 
     settings = load_settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home.resolve()))
     dagster_home = Path(os.environ["DAGSTER_HOME"])
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml = the default SQLite-backed instance, without Dagster's "no config" warning.
-    (dagster_home / "dagster.yaml").touch()
+    # dagster.yaml with the run and crm_api pool limits (the same file `make ui` uses; unless you wrote your own)
+    ensure_dagster_home(dagster_home)
     started = time.monotonic()
     try:
         preflight(settings, check_landing=False)

@@ -115,14 +115,14 @@ def _run_sync_job(console: Console, objects: tuple[str, ...], reconcile: bool) -
 
     import dagster as dg
 
+    from pls_pipelines.dagster_instance import ensure_dagster_home
     from pls_pipelines.definitions import defs
     from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
     from pls_pipelines.summary import crm_outcomes_line
 
     settings = load_settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home.resolve()))
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    (settings.dagster_home / "dagster.yaml").touch()
+    ensure_dagster_home(settings.dagster_home)
     assets = {"companies": "crm_company_sync", "contacts": "crm_contact_sync"}
     job = defs.resolve_job_def("crm_sync_job")
     selection = [dg.AssetKey(assets[o]) for o in objects]

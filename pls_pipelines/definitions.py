@@ -25,6 +25,8 @@ from pls_pipelines.assets import (
     validation,
 )
 from pls_pipelines.assets.external import external_assets
+from pls_pipelines.automation import SCHEDULES, SENSORS
+from pls_pipelines.resources.alerts import build_slack_notifier
 from pls_pipelines.resources.crm import CrmResource, crm_resource_settings
 from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RULE_FILE_VARIABLES, RulesResource
@@ -54,14 +56,8 @@ crm_sync_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-pls_daily_schedule = dg.build_schedule_from_partitioned_job(
-    pls_daily_job,
-    name="pls_daily_schedule",
-    hour_of_day=6,
-    minute_of_hour=0,
-    description="Every day at 06:00 UTC, run the daily job for yesterday's partition.",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+# pls_daily_schedule (PLS_SCHEDULE_HOUR / PLS_SCHEDULE_TIMEZONE), crm_sync_schedule and the sensors live in
+# automation.py; importing it reads the schedule settings, which a code-location reload picks up.
 
 
 def _setting(name: str, default: str) -> str | dg.EnvVar:
@@ -103,10 +99,11 @@ def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Defin
         assets=all_assets,
         asset_checks=all_checks,
         jobs=[pls_daily_job, crm_sync_job],
-        schedules=[pls_daily_schedule],
-        sensors=[checks.freshness_checks_sensor],
-        # the report has a default (PLS_REPORT_PATH, else $PLS_HOME/report/index.html): callers may leave it out
-        resources={"report": _report_resource(), **resources},
+        schedules=SCHEDULES,
+        sensors=[checks.freshness_checks_sensor, *SENSORS],
+        # the report has a default (PLS_REPORT_PATH, else $PLS_HOME/report/index.html) and the alerts sensors' Slack
+        # notifier one (PLS_SLACK_WEBHOOK_URL as an EnvVar when set, else log only): callers may leave them out
+        resources={"report": _report_resource(), "alerts": build_slack_notifier(_setting), **resources},
     )
 
 

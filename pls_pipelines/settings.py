@@ -34,6 +34,12 @@ ENV_VARS: dict[str, str] = {
     "PLS_FRESHNESS_SCORES_HOURS": "Hours after which scores and routing count as late (default 26).",
     "PLS_FRESHNESS_SYNC_HOURS": "Hours after which the CRM sync counts as late (default 26).",
     "PLS_SOURCE_MAX_AGE_HOURS": "The source freshness check fails when the newest event is older (default 48).",
+    "PLS_SCHEDULE_TIMEZONE": "IANA time zone of pls_daily_schedule and crm_sync_schedule, e.g. Europe/Berlin "
+    "(default UTC). Read when the code location loads.",
+    "PLS_SCHEDULE_HOUR": "Hour of the day (0-23, in PLS_SCHEDULE_TIMEZONE) pls_daily_schedule runs (default 6).",
+    "PLS_SLACK_WEBHOOK_URL": "Slack incoming webhook for run-failure and freshness alerts (a secret; unset: the "
+    "alerts are logged as warnings).",
+    "PLS_UI_URL": "Dagster UI address the alerts link to (default http://127.0.0.1:3000).",
     "DAGSTER_HOME": "Dagster instance folder: run history, schedules (default $PLS_HOME/dagster_home).",
 }
 
@@ -89,6 +95,35 @@ def default_local_crm_url(home: Path) -> str:
 
 def default_report_path(home: Path) -> Path:
     return home / "report" / "index.html"
+
+
+def schedule_timezone(environ: Mapping[str, str] | None = None) -> str:
+    """PLS_SCHEDULE_TIMEZONE (default UTC): an IANA zone name, or a ConfigError naming the variable."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from pls_pipelines.lib.errors import ConfigError
+
+    env = os.environ if environ is None else environ
+    name = (env.get("PLS_SCHEDULE_TIMEZONE") or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a zone folder such as 'America'
+        raise ConfigError(
+            f"PLS_SCHEDULE_TIMEZONE={name!r} is not a time zone. Use an IANA name such as UTC, Europe/Berlin or "
+            f"America/New_York."
+        ) from None
+    return name
+
+
+def schedule_hour(environ: Mapping[str, str] | None = None) -> int:
+    """PLS_SCHEDULE_HOUR (default 6): the hour of the day pls_daily_schedule runs, or a ConfigError."""
+    from pls_pipelines.lib.errors import ConfigError
+
+    env = os.environ if environ is None else environ
+    raw = (env.get("PLS_SCHEDULE_HOUR") or "6").strip()
+    if not raw.isdigit() or not 0 <= int(raw) <= 23:
+        raise ConfigError(f"PLS_SCHEDULE_HOUR={raw!r} must be an hour of the day, 0-23; e.g. PLS_SCHEDULE_HOUR=6")
+    return int(raw)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -18,12 +18,13 @@ from pls_pipelines.lib.data_checks import (
 from pls_pipelines.lib.personas import PERSONAS
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import WarehouseResource
-from pls_pipelines.settings import source_max_age_hours
+from pls_pipelines.settings import schedule_hour, schedule_timezone, source_max_age_hours
 
 # A table that grows or shrinks by more than this between two runs gets a warning.
 MAX_ROW_COUNT_CHANGE = 0.5
-# The daily partitions should be complete by 07:00 UTC (the schedule runs at 06:00 for yesterday).
-PARTITION_DEADLINE_CRON = "0 7 * * *"
+# The daily partitions should be complete an hour after the daily schedule (PLS_SCHEDULE_HOUR, in
+# PLS_SCHEDULE_TIMEZONE; 06:00 UTC by default) - read with the schedule, so moving one moves the other.
+PARTITION_DEADLINE_CRON = f"0 {(schedule_hour() + 1) % 24} * * *"
 
 
 def _result(outcome: CheckOutcome, **extra: object) -> dg.AssetCheckResult:
@@ -132,7 +133,7 @@ def usage_events_source_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResu
                                description=outcome.description, metadata=outcome.counts)
 
 
-# Daily partitions complete by 07:00 UTC (the schedule runs at 06:00 for yesterday); the sensor evaluates them.
+# Daily partitions complete an hour after the schedule; the sensor evaluates them.
 # Dagster 1.13 calls the sensor "superseded" by FreshnessPolicy (which the assets also carry); the partition
 # checks still need it to be evaluated between runs, so the notice is silenced for this one call.
 warnings.filterwarnings(
@@ -141,7 +142,7 @@ warnings.filterwarnings(
 partition_freshness_checks = dg.build_time_partition_freshness_checks(
     assets=["usage_events", "user_daily_activity", "pqa_score_history"],
     deadline_cron=PARTITION_DEADLINE_CRON,
-    timezone="UTC",
+    timezone=schedule_timezone(),
 )
 freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
     freshness_checks=partition_freshness_checks,
