@@ -34,10 +34,10 @@ EXPECTED_GROUPS = {
     "crm/companies": "sources",
     "crm/contacts": "sources",
     "crm/deals": "sources",
-    "crm/companies_pls_fields": "sources",
-    "crm/contacts_pls_fields": "sources",
+    "crm/companies_pls_fields": "crm_fields",
+    "crm/contacts_pls_fields": "crm_fields",
 }
-EXTERNAL = {key for key, group in EXPECTED_GROUPS.items() if group == "sources"}
+EXTERNAL = {key for key, group in EXPECTED_GROUPS.items() if group in ("sources", "crm_fields")}
 
 
 def test_assets_groups_and_owners():
@@ -65,6 +65,21 @@ def test_lineage_runs_from_the_product_source_to_the_crm_fields():
         ancestors = set(graph.upstream_key_iterator(dg.AssetKey(["crm", sink])))
         assert {dg.AssetKey(["product", "events"]), dg.AssetKey("usage_events"), dg.AssetKey(["crm", "companies"]),
                 dg.AssetKey("pqa_scores")} <= ancestors, sink
+
+
+def test_groups_form_a_chain_without_loops():
+    """The UI lays groups out top to bottom only when no group feeds back into an earlier one."""
+    graph = defs.resolve_asset_graph()
+    edges = {(graph.get(parent).group_name, node.group_name) for node in graph.asset_nodes
+             for parent in node.parent_keys if graph.get(parent).group_name != node.group_name}
+    order: list[str] = []
+    remaining = {g for edge in edges for g in edge}
+    while remaining:
+        roots = sorted(g for g in remaining if not any(a in remaining and b == g for a, b in edges))
+        assert roots, f"the groups loop: {sorted(e for e in edges if set(e) <= remaining)}"
+        order += roots
+        remaining -= set(roots)
+    assert order[0] == "sources" and order[-1] == "crm_fields"
 
 
 def test_every_table_the_crm_sync_writes_from_has_a_blocking_check():

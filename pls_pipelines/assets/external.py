@@ -8,6 +8,9 @@ import dagster as dg
 from pls_pipelines.assets.common import DATA_TEAM, REVOPS_TEAM
 
 SOURCES = "sources"
+# The written CRM fields get their own group: in `sources` they would make the group graph loop back on itself
+# (sources -> ingest -> ... -> crm_sync -> sources), which the UI cannot lay out top to bottom.
+CRM_FIELDS = "crm_fields"
 
 product_sources = [
     dg.AssetSpec(
@@ -42,7 +45,7 @@ crm_sources = [
 crm_sinks = [
     dg.AssetSpec(
         ["crm", f"{name}_pls_fields"],
-        group_name=SOURCES,
+        group_name=CRM_FIELDS,
         owners=[REVOPS_TEAM],
         kinds={"hubspot", "salesforce"},
         deps=[sync],

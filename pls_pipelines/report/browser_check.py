@@ -93,19 +93,11 @@ def chromium_missing(browser: Path = CHROMIUM, driver: Path = CHROMEDRIVER) -> s
     return None
 
 
-def check_report(
-    report: Path,
-    screenshot: Path | None = None,
-    *,
-    width: int = 1440,
-    timeout: float = 60.0,
-    browser: Path = CHROMIUM,
-    driver: Path = CHROMEDRIVER,
-) -> BrowserCheck:
-    """Load `report` in headless Chromium, wait for plotly to draw every chart, and collect what went wrong."""
+def headless_chrome(browser: Path = CHROMIUM, driver: Path = CHROMEDRIVER, width: int = 1440) -> object:
+    """A headless Debian Chromium driven by its chromedriver, quiet (no first-run, sync or background network),
+    with the browser console log kept - shared by the report check and the asset-graph screenshot."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(browser)
@@ -116,7 +108,22 @@ def check_report(
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path keeps Selenium Manager from looking for (or downloading) a driver.
-    chrome = webdriver.Chrome(service=Service(executable_path=str(driver)), options=options)
+    return webdriver.Chrome(service=Service(executable_path=str(driver)), options=options)
+
+
+def check_report(
+    report: Path,
+    screenshot: Path | None = None,
+    *,
+    width: int = 1440,
+    timeout: float = 60.0,
+    browser: Path = CHROMIUM,
+    driver: Path = CHROMEDRIVER,
+) -> BrowserCheck:
+    """Load `report` in headless Chromium, wait for plotly to draw every chart, and collect what went wrong."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome = headless_chrome(browser, driver, width)
     try:
         chrome.set_page_load_timeout(timeout)
         chrome.get(report.resolve().as_uri())
