@@ -9,15 +9,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pls_pipelines.cli import generate_demo, run_daily_job
-from pls_pipelines.definitions import build_definitions
-from pls_pipelines.resources.crm import CrmResource
+from pls_pipelines.cli import generate_demo
 from pls_pipelines.resources.local_crm import LocalCrm
-from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RulesResource
-from pls_pipelines.resources.usage_source import UsageSourceResource
-from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
 from pls_pipelines.settings import load_settings
+from tests.pipeline_helpers import demo_definitions, landing_days, run_all_days
 
 END = date(2026, 10, 31)
 ACCOUNTS = 160
@@ -29,23 +26,9 @@ def make_home(home: Path, warehouse_url: str | None = None):
         env["PLS_WAREHOUSE_URL"] = warehouse_url
     settings = load_settings(env)
     generate_demo(settings, ACCOUNTS, seed=11, days=35, end=END)
-    definitions = build_definitions(
-        {
-            "warehouse": WarehouseResource(url=settings.warehouse_url),
-            "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
-            "usage_source": UsageSourceResource(path=str(settings.usage_path)),
-            "rules": RulesResource(),
-            "report": ReportResource(path=str(settings.report_path)),
-        }
-    )
-    return settings, definitions
+    return settings, demo_definitions(settings)
 
 
-def run(settings, definitions, instance):
-    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
-    result = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
-    assert result.success
-    return result
 
 
 def sync_writes(settings, run_id) -> int:
@@ -71,8 +54,8 @@ def embedded(tmp_path_factory):
     home = tmp_path_factory.mktemp("pls_home")
     settings, definitions = make_home(home)
     with dg.DagsterInstance.ephemeral() as instance:
-        first = run(settings, definitions, instance)
-        second = run(settings, definitions, instance)
+        first = run_all_days(settings, definitions, instance)
+        second = run_all_days(settings, definitions, instance)
     return settings, first, second
 
 
@@ -111,7 +94,7 @@ def test_every_account_routed_to_sales_names_a_buyer_contact(embedded):
 def test_score_history_has_a_snapshot_per_day_and_validation_ran(embedded):
     settings, first, _ = embedded
     history = read(settings, "pqa_score_history")
-    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+    days = landing_days(settings)
     assert sorted(set(history["snapshot_date"].astype(str))) == [str(d) for d in days]
     assert not history.duplicated(["snapshot_date", "account_id", "model"]).any()
     last = history[history["snapshot_date"].astype(str) == str(days[-1])]
@@ -162,7 +145,7 @@ def test_same_demo_data_gives_the_same_scores(embedded, tmp_path):
     settings, _, _ = embedded
     other, definitions = make_home(tmp_path / "again")
     with dg.DagsterInstance.ephemeral() as instance:
-        run(other, definitions, instance)
+        run_all_days(other, definitions, instance)
     columns = ["account_id", "model", "score", "tier", "reasons"]
     a = read(settings, "pqa_scores")[columns].sort_values(columns[:2]).reset_index(drop=True)
     b = read(other, "pqa_scores")[columns].sort_values(columns[:2]).reset_index(drop=True)
@@ -174,8 +157,8 @@ def test_same_demo_data_gives_the_same_scores(embedded, tmp_path):
 def test_whole_pipeline_on_postgres_matches_duckdb(postgres_url, embedded, tmp_path):
     settings, definitions = make_home(tmp_path / "pg", warehouse_url=postgres_url)
     with dg.DagsterInstance.ephemeral() as instance:
-        first = run(settings, definitions, instance)
-        second = run(settings, definitions, instance)
+        first = run_all_days(settings, definitions, instance)
+        second = run_all_days(settings, definitions, instance)
     routing = read(settings, "account_routing")
     assert len(routing) > 0 and routing["account_id"].is_unique
     assert sync_writes(settings, first.run_id) > 0
@@ -230,22 +213,15 @@ def test_a_rescoring_that_moves_many_tiers_is_stopped_until_approved(tmp_path, m
     scoring.write_text(lowered, encoding="utf-8")
 
     def definitions(scoring_config=None):
-        return build_definitions({
-            "warehouse": WarehouseResource(url=settings.warehouse_url),
-            "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
-            "usage_source": UsageSourceResource(path=str(settings.usage_path)),
-            "rules": RulesResource(scoring_config=scoring_config),
-            "report": ReportResource(path=str(settings.report_path)),
-        })
+        return demo_definitions(settings, rules=RulesResource(scoring_config=scoring_config))
 
     with dg.DagsterInstance.ephemeral() as instance:
-        run(settings, definitions(), instance)
+        run_all_days(settings, definitions(), instance)
         crm = LocalCrm(settings.local_crm_url)
         before = crm.read_properties("companies").query("name == 'pls_pqa_tier'")
         crm.close()
 
-        days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
-        stopped = run_daily_job(days[0], days[-1], definitions=definitions(str(scoring)), instance=instance)
+        stopped = run_all_days(settings, definitions(str(scoring)), instance, expect_success=False)
         guard = {e.check_name: e for e in stopped.get_asset_check_evaluations()}["crm_sync_guard"]
         assert not guard.passed and "pls sync --approve" in guard.description
         assert not stopped.asset_materializations_for_node("crm_company_sync")  # the write never ran
@@ -262,7 +238,7 @@ def test_a_rescoring_that_moves_many_tiers_is_stopped_until_approved(tmp_path, m
         wh = Warehouse(settings.warehouse_url)
         approve(wh, guard_verdict(wh, Rules().crm_fields()))
         dispose_all_engines()
-        approved = run(settings, definitions(str(scoring)), instance)
+        approved = run_all_days(settings, definitions(str(scoring)), instance)
         assert approved.asset_materializations_for_node("crm_company_sync")
         assert sync_writes(settings, approved.run_id) > 0
 

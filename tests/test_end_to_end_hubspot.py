@@ -11,15 +11,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pls_pipelines.cli import generate_demo, run_daily_job
-from pls_pipelines.definitions import build_definitions
+from pls_pipelines.cli import generate_demo
 from pls_pipelines.resources.crm import CrmResource
-from pls_pipelines.resources.report import ReportResource
-from pls_pipelines.resources.rules import RulesResource
-from pls_pipelines.resources.usage_source import UsageSourceResource
-from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
 from pls_pipelines.settings import load_settings
 from tests.fakes.hubspot_fake import HubSpotFake
+from tests.pipeline_helpers import demo_definitions, run_all_days
 
 END = date(2026, 10, 31)
 ACCOUNTS = 120
@@ -33,22 +30,11 @@ def pipeline(home: Path, fake: HubSpotFake, monkeypatch) -> tuple:
         monkeypatch.setenv(name, value)
     settings = load_settings()
     generate_demo(settings, ACCOUNTS, seed=5, days=30, end=END, crm_kind="hubspot")
-    definitions = build_definitions({
-        "warehouse": WarehouseResource(url=settings.warehouse_url),
-        "crm": CrmResource(kind="hubspot", hubspot_access_token=TOKEN, hubspot_base_url=fake.base_url,
-                           pls_crm_timeout_seconds=TIMEOUT),
-        "usage_source": UsageSourceResource(path=str(settings.usage_path)),
-        "rules": RulesResource(),
-        "report": ReportResource(path=str(settings.report_path)),
-    })
-    return settings, definitions
+    crm = CrmResource(kind="hubspot", hubspot_access_token=TOKEN, hubspot_base_url=fake.base_url,
+                      pls_crm_timeout_seconds=TIMEOUT)
+    return settings, demo_definitions(settings, crm=crm)
 
 
-def run(settings, definitions, instance):
-    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
-    result = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
-    assert result.success
-    return result
 
 
 def table(settings, name: str) -> pd.DataFrame:
@@ -74,7 +60,7 @@ def test_demo_through_the_api_then_sync_then_a_rerun_that_writes_nothing(tmp_pat
         settings, definitions = pipeline(tmp_path, fake, monkeypatch)
         assert len(fake.records("companies")) > 0 and len(fake.records("contacts")) > 0
         with dg.DagsterInstance.ephemeral() as instance:
-            run(settings, definitions, instance)
+            run_all_days(settings, definitions, instance)
             companies = expected_companies(settings)
             assert len(companies) > 50  # identity matched workspaces to HubSpot's own company ids
             held = crm_values(fake, "companies")
@@ -89,7 +75,7 @@ def test_demo_through_the_api_then_sync_then_a_rerun_that_writes_nothing(tmp_pat
             assert fake.rate_limited == 0
 
             fake.reset_counters()
-            second = run(settings, definitions, instance)
+            second = run_all_days(settings, definitions, instance)
             assert fake.write_calls == 0  # nothing changed: not one write call
             log = table(settings, "crm_sync_log")
             assert set(log.loc[log["run_id"] == second.run_id, "status"]) == {"unchanged"}
@@ -105,7 +91,7 @@ def test_demo_through_the_api_then_sync_then_a_rerun_that_writes_nothing(tmp_pat
             monkeypatch.setattr(ingest, "READ_OVERLAP", timedelta(0))
             renamed = companies["crm_company_id"].iloc[0]
             fake.set_property("companies", renamed, "name", "Renamed In HubSpot")
-            third = run(settings, definitions, instance)
+            third = run_all_days(settings, definitions, instance)
             read = third.asset_materializations_for_node("crm_companies")[0].metadata
             assert read["read_mode"].value == "incremental" and read["records_read"].value == 1
             held_companies = table(settings, "crm_companies").set_index("company_id")
@@ -121,7 +107,7 @@ def test_under_ten_percent_faults_every_record_ends_synced_or_rejected_with_a_re
         fake.reject_ids = set(doomed)  # the CRM refuses these two (a validation rule in the portal)
         fake.set_fault_rate(0.10, seed=3, timeout_delay=3.0)
         with dg.DagsterInstance.ephemeral() as instance:
-            result = run(settings, definitions, instance)
+            result = run_all_days(settings, definitions, instance)
         assert fake.responses[429] + fake.responses[502] + fake.responses[503] + fake.responses[504] > 0
         held = crm_values(fake, "companies")
         log = table(settings, "crm_sync_log")
@@ -168,7 +154,7 @@ def test_no_token_or_raw_email_in_the_event_log_of_a_full_run(tmp_path, monkeypa
         settings, definitions = pipeline(tmp_path, fake, monkeypatch)
         fake.fail_next(2, status=401)  # an auth error on the way: its text must not carry the token either
         with dg.DagsterInstance.ephemeral() as instance:
-            result = run(settings, definitions, instance)
+            result = run_all_days(settings, definitions, instance)
             records = instance.all_logs(result.run_id)
         text = "\n".join(
             f"{r.user_message}\n{r.dagster_event.event_specific_data if r.dagster_event else ''}" for r in records

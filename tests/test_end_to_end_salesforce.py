@@ -8,15 +8,12 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from pls_pipelines.cli import generate_demo, run_daily_job
-from pls_pipelines.definitions import build_definitions
+from pls_pipelines.cli import generate_demo
 from pls_pipelines.resources.crm import CrmResource
-from pls_pipelines.resources.report import ReportResource
-from pls_pipelines.resources.rules import RulesResource
-from pls_pipelines.resources.usage_source import UsageSourceResource
-from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
 from pls_pipelines.settings import load_settings
 from tests.fakes.salesforce_fake import SalesforceFake
+from tests.pipeline_helpers import demo_definitions, run_all_days
 
 END = date(2026, 10, 31)
 TOKEN = "00Dfake!salesforce-test-token"
@@ -35,18 +32,12 @@ def test_salesforce_sync_end_to_end_and_a_rerun_that_writes_nothing(tmp_path, mo
         settings = load_settings()
         generate_demo(settings, 120, seed=5, days=30, end=END, crm_kind="salesforce")
         assert len(fake.records("Account")) > 50 and len(fake.records("Contact")) > 300
-        definitions = build_definitions({
-            "warehouse": WarehouseResource(url=settings.warehouse_url),
-            "crm": CrmResource(kind="salesforce", salesforce_instance_url=fake.instance_url,
-                               salesforce_access_token=TOKEN, salesforce_bulk_threshold=BULK_THRESHOLD),
-            "usage_source": UsageSourceResource(path=str(settings.usage_path)),
-            "rules": RulesResource(),
-            "report": ReportResource(path=str(settings.report_path)),
-        })
-        days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+        definitions = demo_definitions(settings, crm=CrmResource(
+            kind="salesforce", salesforce_instance_url=fake.instance_url, salesforce_access_token=TOKEN,
+            salesforce_bulk_threshold=BULK_THRESHOLD,
+        ))
         with dg.DagsterInstance.ephemeral() as instance:
-            first = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
-            assert first.success
+            run_all_days(settings, definitions, instance)
             wh = Warehouse(settings.warehouse_url)
             routing = wh.read_table("account_routing")
             dispose_all_engines()
@@ -60,6 +51,5 @@ def test_salesforce_sync_end_to_end_and_a_rerun_that_writes_nothing(tmp_path, mo
             assert fake.jobs  # the contacts went through Bulk API 2.0
 
             fake.requests.clear()
-            second = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
-            assert second.success
+            run_all_days(settings, definitions, instance)
             assert fake.write_calls == 0

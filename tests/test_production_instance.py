@@ -23,14 +23,10 @@ import sqlalchemy as sa
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from pls_pipelines.cli import generate_demo, run_daily_job
-from pls_pipelines.definitions import build_definitions
-from pls_pipelines.resources.crm import CrmResource
-from pls_pipelines.resources.report import ReportResource
-from pls_pipelines.resources.rules import RulesResource
-from pls_pipelines.resources.usage_source import UsageSourceResource
-from pls_pipelines.resources.warehouse import Warehouse, WarehouseResource, dispose_all_engines
+from pls_pipelines.cli import generate_demo
+from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
 from pls_pipelines.settings import CRM_ENV_VARS, ENV_VARS, load_settings
+from tests.pipeline_helpers import demo_definitions, landing_days, run_all_days
 
 DEPLOY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 END = date(2026, 10, 31)
@@ -138,28 +134,18 @@ def test_shipped_config_opens_a_postgres_instance(deploy_env):
 def _demo_definitions(home: Path, warehouse_url: str):
     settings = load_settings({"PLS_HOME": str(home), "PLS_WAREHOUSE_URL": warehouse_url})
     generate_demo(settings, ACCOUNTS, seed=11, days=DAYS, end=END)
-    definitions = build_definitions(
-        {
-            "warehouse": WarehouseResource(url=settings.warehouse_url),
-            "crm": CrmResource(kind="local", local_url=settings.local_crm_url),
-            "usage_source": UsageSourceResource(path=str(settings.usage_path)),
-            "rules": RulesResource(),
-            "report": ReportResource(path=str(settings.report_path)),
-        }
-    )
-    return settings, definitions
+    return settings, demo_definitions(settings)
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_daily_job_runs_on_the_production_instance(deploy_env, dagster_database, postgres_url, tmp_path):
     settings, definitions = _demo_definitions(tmp_path / "pls_home", postgres_url)
-    days = UsageSourceResource(path=str(settings.usage_path)).get_source().available_days()
+    days = landing_days(settings)
     assert len(days) == DAYS
 
     with dg.DagsterInstance.get() as instance:
-        result = run_daily_job(days[0], days[-1], definitions=definitions, instance=instance)
-        assert result.success
+        result = run_all_days(settings, definitions, instance)
         run_id = result.run_id
 
         # the run, as the webserver lists it
