@@ -14,15 +14,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from pls_pipelines.cli_scoring import fail
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.settings import load_settings
 
 OBJECTS = ("companies", "contacts")
-
-
-def _fail(message: str) -> None:
-    click.secho(f"Error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 @click.command("sync")
@@ -50,7 +46,7 @@ def sync_command(dry_run: bool, reconcile: bool, approve: bool, objects: tuple[s
         field_map = RulesResource.from_environment().crm_fields()
         wh = Warehouse(settings.warehouse_url)
         if not wh.table_exists("account_routing"):
-            _fail("nothing to sync yet: run the pipeline first (`make run`).")
+            fail("nothing to sync yet: run the pipeline first (`make run`).")
         if approve:
             verdict = guard_verdict(wh, field_map)
             if not verdict.problems:
@@ -78,7 +74,7 @@ def sync_command(dry_run: bool, reconcile: bool, approve: bool, objects: tuple[s
             console.print("[bold]Dry run:[/] nothing was written.")
             return
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _run_sync_job(console, chosen, reconcile)
 
 

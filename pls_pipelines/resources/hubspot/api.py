@@ -54,7 +54,8 @@ class HubSpotApi:
         self.throttle = HubSpotThrottle(rate_limit[0], rate_limit[1])
         self.http = CrmHttp(
             base_url,
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json",
+                     "Content-Type": "application/json"},
             is_transient=is_transient,
             transient_wait=self._transient_wait,
             throttle=self.throttle,
@@ -62,8 +63,6 @@ class HubSpotApi:
             max_attempts=max_attempts,
             sleep=sleep,
         )
-        # Set on the session only, after CrmHttp's construction, so that not even CrmHttp's repr shows it.
-        self.http.session.headers["Authorization"] = f"Bearer {access_token}"
         self._definitions: dict[str, dict[str, dict]] = {}
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ one value (no HTTP) that the reads, the writes and the demo loader all need to a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -50,24 +51,24 @@ def _date_ms(text: str) -> str:
     return str((day - date(1970, 1, 1)).days * DAY_MS)
 
 
-def iso_timestamp(value: Any) -> str | None:
+def _iso_instant(value: Any, render: Callable[[datetime], str]) -> str | None:
+    """A HubSpot instant (epoch ms, date or timestamp) rendered from its UTC datetime; unreadable text as it is,
+    empty as None."""
     text = text_or_none(value)
     if text is None:
         return None
     ms = _instant_ms(text)
     if ms is None:
         return text
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return render(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def iso_timestamp(value: Any) -> str | None:
+    return _iso_instant(value, lambda instant: instant.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def iso_date(value: Any) -> str | None:
-    text = text_or_none(value)
-    if text is None:
-        return None
-    ms = _instant_ms(text)
-    if ms is None:
-        return text
-    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+    return _iso_instant(value, lambda instant: instant.date().isoformat())
 
 
 def normal_domain(value: Any) -> str | None:
