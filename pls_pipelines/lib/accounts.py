@@ -107,8 +107,14 @@ def won_between(deals: pd.DataFrame, after: date, until: date) -> set[str]:
 
 def _close_dates(deals: pd.DataFrame) -> pd.Series:
     """Each deal's close date (a date; NaT where missing or unreadable). As objects: when no date parses at all,
-    `.dt.date` keeps the datetime64 dtype, which refuses to compare with a date."""
-    return pd.to_datetime(deals["close_date"], errors="coerce").dt.date.astype(object)
+    `.dt.date` keeps the datetime64 dtype, which refuses to compare with a date.
+
+    Each value is parsed on its own (format="mixed", timestamps by their UTC day): pandas otherwise guesses one
+    format from the first value and silently drops every date written another way ("2026-03-05" then
+    "2026-03-31T23:30:00Z"), and a value like "-1" parsed as year -1, which `.dt.date` cannot hold (ValueError).
+    """
+    stamps = pd.to_datetime(deals["close_date"], errors="coerce", format="mixed", utc=True)
+    return stamps.where(stamps.dt.year.between(1, 9999)).dt.date.astype(object)
 
 
 def build_account_features(
@@ -208,8 +214,17 @@ def _account_facts(account_map: pd.DataFrame, workspaces: pd.DataFrame, companie
     frame["domain"] = frame["domain"].fillna(frame["proposed_domain"])
     frame["is_crm_matched"] = frame["crm_company_id"].notna()
     frame["is_consolidation"] = frame["is_consolidation"].astype(bool)
-    frame["employee_count"] = pd.to_numeric(frame["employee_count"], errors="coerce").astype("Int64")
+    frame["employee_count"] = whole_counts(frame["employee_count"])
     return frame
+
+
+def whole_counts(values: pd.Series) -> pd.Series:
+    """A CRM number field as whole numbers (Int64): fractions rounded down, text, infinities and numbers beyond
+    int64 missing. CRMs hold what people typed ("12.5", "1e400"), and a plain cast of such a value to Int64
+    raised and failed the whole rollup for one company."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    sane = np.isfinite(numbers) & (numbers.abs() < 2.0**63)
+    return np.floor(numbers.where(sane)).astype("Int64")
 
 
 def _dates(values: pd.Series) -> pd.Series:

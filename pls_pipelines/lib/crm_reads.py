@@ -31,5 +31,7 @@ def replace_changed_rows(held: pd.DataFrame, changed: pd.DataFrame, key: str) ->
         return held[list(changed.columns)] if set(changed.columns) <= set(held.columns) else held
     keys = set(changed[key].astype(str))
     kept = held[~held[key].astype(str).isin(keys)]
-    merged = pd.concat([kept[list(changed.columns)], changed], ignore_index=True)
+    # reindex, not kept[columns]: a table written by an older release lacks a column the client now reads, and
+    # the KeyError failed every incremental read until the next full read; the column stays empty until then
+    merged = pd.concat([kept.reindex(columns=changed.columns), changed], ignore_index=True)
     return merged.sort_values(key, kind="stable").reset_index(drop=True)

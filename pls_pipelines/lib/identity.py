@@ -65,7 +65,11 @@ OVERRIDE_COLUMNS = ("workspace_id", "domain", "crm_company_id", "note")
 _YAML_SUFFIXES = (".yaml", ".yml")
 _SUGGEST_MAX_IDS = 50_000  # "did you mean" runs difflib over the CRM's ids: ~0.2 s at 50k, too slow far beyond
 _URL_LIKE = re.compile(r"[/:@?#\[]")
-_HOSTNAME = re.compile(r"[^\s./@]+(?:\.[^\s./@]+)+")  # dot-separated labels, no blanks: not "n/a", not "acme"
+# Dot-separated labels without blanks ("n/a" and "acme" are no domains), brackets (left of a pasted "[old]") or
+# control characters (a NUL from a broken export): no host name holds those, and junk must not match junk.
+_LABEL = r"[^\s./@\[\]\x00-\x1f\x7f]+"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+_WWW = re.compile(r"^(?:www\.)+")
 
 
 # --- domains ----------------------------------------------------------------------------------------------
@@ -95,7 +99,9 @@ def normalize_domain(value: object) -> str | None:
             text = urlsplit(text if "//" in text else f"//{text}").hostname or ""
         except ValueError:  # e.g. an unbalanced "[" read as an IPv6 literal
             return None
-    host = text.rstrip(".").removeprefix("www.")
+    # every leading "www." (a typed "www.www.acme.com" too): stripping one left a domain that normalised again
+    # to another ("www.www.acme.com" -> "www.acme.com" -> "acme.com"), so the two never matched
+    host = _WWW.sub("", text.rstrip("."))
     return host if _HOSTNAME.fullmatch(host) else None
 
 

@@ -63,7 +63,10 @@ def build_people(
     crm_title = product["email_key"].map(by_email["title"])
     product["title"] = crm_title.where(crm_title.notna() & (crm_title != ""), product["title"])
 
-    product["signed_up_at"] = pd.to_datetime(product["signed_up_at"], errors="coerce", utc=True)
+    # format="mixed": each time parsed on its own. pandas otherwise guesses one format from the first value and
+    # silently drops the rest written another way ("...10:00:00Z" then "...10:00:00.123Z"), so the wrong user
+    # was flagged as first
+    product["signed_up_at"] = pd.to_datetime(product["signed_up_at"], errors="coerce", utc=True, format="mixed")
     first_signup = product.groupby("account_id")["signed_up_at"].transform("min")
     product["is_first_user"] = product["signed_up_at"].eq(first_signup).fillna(False)
     product = product.sort_values(["account_id", "events_28d", "user_id"], ascending=[True, False, True])

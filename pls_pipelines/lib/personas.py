@@ -199,7 +199,11 @@ def _signal(path: Path | str, data: Mapping[str, Any], name: str, spec: Mapping[
         problem = "has no test" if not tests else f"has {len(tests)} tests ({', '.join(tests)})"
         raise config_error(path, data, ["signals", name], problem,
                            "give exactly one of at_least / at_most / equals / in, e.g. at_least: 1")
-    fields = {f for _, f, _, _ in string.Formatter().parse(spec["evidence"]) if f is not None}
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(spec["evidence"]) if f is not None}
+    except ValueError as exc:  # "{" alone, "{n" unclosed: string.Formatter raised out of the loader
+        raise config_error(path, data, ["signals", name, "evidence"], f"the evidence is malformed ({exc})",
+                           "use {n} for the column's value, and {{ or }} for a literal brace") from None
     if fields - {"n"}:
         raise config_error(path, data, ["signals", name, "evidence"],
                            f"unknown placeholder {{{sorted(fields - {'n'})[0]}}}",

@@ -383,7 +383,14 @@ def _check(path: Path, data: Mapping[str, Any], segments: SegmentThresholds, rul
     )
     for section, items in sections:
         for i, rule in enumerate(items):
-            unknown = [f for f in _placeholders(rule.reason) if f not in PLACEHOLDERS]
+            try:
+                placeholders = _placeholders(rule.reason)
+            except ValueError as exc:  # "{" alone, "{name" unclosed: string.Formatter raised out of the loader
+                raise config_error(
+                    path, data, [section, i, "reason"], f"the reason is malformed ({exc})",
+                    "write placeholders as {name}, and a literal brace as {{ or }}",
+                ) from None
+            unknown = [f for f in placeholders if f not in PLACEHOLDERS]
             if unknown:
                 raise config_error(
                     path, data, [section, i, "reason"], f"unknown placeholder {{{unknown[0]}}}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
@@ -49,12 +50,21 @@ def load_yaml_config(path: Path | str, schema_name: str | Path) -> dict:
         raise ConfigError(
             f"{path}: file not found -- check the path in your settings, or unset it for the shipped default"
         ) from None
+    except UnicodeDecodeError as exc:  # was a bare UnicodeDecodeError (a file saved as Latin-1, or not text)
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}) -- save the file as UTF-8"
+        ) from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:  # PyYAML's parser recurses per nesting level: "[[[[..." thousands deep
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply -- check the brackets") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {_kind(data)}")
+    for keys, value in _non_finite_numbers(data):
+        raise ConfigError(_format(path, data, text, keys, f"{_yaml_inline(value)} is not a number",
+                                  "write a finite number"))
 
     errors = list(_validator(schema_name).iter_errors(data))
     if not errors:
@@ -66,6 +76,17 @@ def load_yaml_config(path: Path | str, schema_name: str | Path) -> dict:
     if len(lines) == 1:
         raise ConfigError(lines[0])
     raise ConfigError(f"{path}: {len(errors)} problems\n" + "\n".join(f"  - {line}" for line in lines))
+
+
+def _non_finite_numbers(node: Any, keys: tuple = ()) -> Iterable[tuple[list, float]]:
+    """(key path, value) of every .nan / .inf in a parsed file. YAML has them, JSON Schema cannot refuse them
+    (a "number" is any float), and the loaders' checks let them through: a weight of .nan passed the
+    weights-sum-to-1 check (NaN compares false) and made every score NaN."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield list(keys), node
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in items:
+        yield from _non_finite_numbers(child, (*keys, key))
 
 
 def config_error(path: Path | str, data: Any, keys: KeyPath, problem: str, fix: str) -> ConfigError:
@@ -280,6 +301,12 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:  # "? [a, b]": `key in seen` raised a bare TypeError before PyYAML could say this
+            raise yaml.constructor.ConstructorError(
+                None, None, "a list or mapping used as a key -- keys are plain names", key_node.start_mark,
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None,
@@ -290,4 +317,25 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
+def _checked_scalar(construct: Any, what: str) -> Any:
+    """A PyYAML scalar constructor whose ValueError becomes a YAML error with the line: it raised a bare
+    ValueError for a date that does not exist (2026-02-30) or a number of more than 4,300 digits."""
+
+    def constructor(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except ValueError as exc:
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{shown}' is not {what} ({exc}) -- fix it, or quote it if it is text",
+                node.start_mark,
+            ) from None
+
+    return constructor
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _checked_scalar(yaml.SafeLoader.construct_yaml_timestamp, "a date")
+)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _checked_scalar(yaml.SafeLoader.construct_yaml_int, "a number"))

@@ -67,8 +67,13 @@ _AND = re.compile(r"[&+]")
 
 
 def normalize_title(title: str) -> str:
-    """The form rules see: 'Sr. Dir., R&D' -> 'sr dir r and d'; 'Geschäftsführerin' -> 'geschaftsfuhrerin'."""
-    text = unicodedata.normalize("NFKD", str(title).casefold())
+    """The form rules see: 'Sr. Dir., R&D' -> 'sr dir r and d'; 'Geschäftsführerin' -> 'geschaftsfuhrerin'.
+
+    Case is folded after the compatibility decomposition (NFKD), not only before it: styled letters pasted
+    from a LinkedIn headline ('𝐕𝐏 𝐨𝐟 𝐒𝐚𝐥𝐞𝐬') or fullwidth ones ('ＶＰ') become plain capitals only in NFKD, and
+    folding them first left capitals that no lower-case rule matched, so a VP read as an IC.
+    """
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", str(title)).casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _AND.sub(" and ", text)
     return " ".join(_SEPARATORS.sub(" ", text).split())

@@ -26,7 +26,8 @@ def text_or_none(value: Any) -> str | None:
 def _instant_ms(text: str) -> int | None:
     """Epoch milliseconds from digits, "YYYY-MM-DD" or an ISO 8601 timestamp (naive = UTC)."""
     text = text.strip()
-    if re.fullmatch(r"-?\d+", text):
+    # at most 20 digits (epoch ms of any datetime are fewer): int() of a 5,000-digit value raised ValueError
+    if re.fullmatch(r"-?\d{1,20}", text):
         return int(text)
     try:
         if len(text) == 10:
@@ -36,7 +37,10 @@ def _instant_ms(text: str) -> int | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    try:
+        return int(parsed.timestamp() * 1000)
+    except (OverflowError, ValueError):  # "0001-01-01T00:00:00+05:00" is in year 0 in UTC
+        return None
 
 
 def _date_ms(text: str) -> str:
@@ -60,11 +64,18 @@ def _iso_instant(value: Any, render: Callable[[datetime], str]) -> str | None:
     ms = _instant_ms(text)
     if ms is None:
         return text
-    return render(datetime.fromtimestamp(ms / 1000, UTC))
+    try:
+        instant = datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        # epoch ms outside years 1-9999 (a typo'd close date, a sentinel like 99999999999999999999): one bad
+        # value used to fail the whole CRM read; like any unreadable value it is kept as HubSpot has it
+        return text
+    return render(instant)
 
 
 def iso_timestamp(value: Any) -> str | None:
-    return _iso_instant(value, lambda instant: instant.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    # isoformat, not strftime("%Y..."): glibc's %Y writes year 999 as "999", which is no ISO 8601 timestamp
+    return _iso_instant(value, lambda instant: instant.replace(microsecond=0).isoformat().replace("+00:00", "Z"))
 
 
 def iso_date(value: Any) -> str | None:

@@ -37,7 +37,13 @@ def normalise_domain(value: object) -> str | None:
     text = str(value).strip().lower()
     if not text:
         return None
-    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    try:
+        host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    except ValueError:
+        # "acme.com [old site]" or "http://[::1" reads as a broken IPv6 literal: one such Website used to fail
+        # the whole Account read. Keep the text, as HubSpot's domain field is kept; identity resolution
+        # (lib/identity.normalize_domain) splits it and drops what is no domain.
+        host = text
     host = host.removeprefix("www.").strip(".")
     return host or None
 
