@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pls_pipelines.lib.rules_config import load_yaml_config, shipped_config
+from pls_pipelines.lib.rules_config import config_error, load_yaml_config, shipped_config
+from pls_pipelines.lib.sql_identifiers import RULE, is_identifier
 
 DEFAULT_CATALOG = "product_events.yaml"
 
@@ -45,6 +46,10 @@ def load_event_catalog(path: Path | None = None) -> EventCatalog:
     if path is None:
         path = shipped_config(DEFAULT_CATALOG)
     raw = load_yaml_config(path, "product_events.schema.json")
+    for key in raw["features"]:  # a feature key names rollup columns (f_<key>, used_<key>): SQL text
+        if not is_identifier(f"f_{key}"):
+            raise config_error(path, raw, ["features", key], f"the feature key {key!r} cannot name a column",
+                               f"use {RULE}")
     return EventCatalog(
         features=tuple(
             Feature(key, tuple(spec["events"]), spec.get("tier", "core"))

@@ -9,13 +9,19 @@ the field mapping (our flat schema *and* Segment's track/identify/group/page pay
 
 Lines that are not JSON objects, CSV rows with the wrong number of columns and bytes that are not UTF-8 become
 staged rows with a `parse_error`, so they reach the quarantine instead of vanishing.
+
+No value is written into the SQL text: file paths, labels, days and the catalog's page-view names are DuckDB
+parameters (`$name`; DuckDB binds them in table functions too, `read_text($jsonl_paths)`), so a landing file
+called `x'); DROP TABLE usage_events; --.jsonl` is a file name and nothing else. The builders therefore return a
+`DuckQuery`: the text and the parameters it names, which DuckDB wants exactly (an unused one is an error).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from pls_pipelines.lib.event_catalog import EventCatalog
 
@@ -38,20 +44,25 @@ class EventFile:
     sanitized: bool = False
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+@dataclass(frozen=True)
+class DuckQuery:
+    """DuckDB SQL text and the `$name` parameters it uses: `duck.execute(query.sql, query.params)`."""
+
+    sql: str
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _files_cte(files: Sequence[EventFile]) -> str:
-    rows = ", ".join(
-        f"({_literal(f.path)}, DATE '{f.day.isoformat()}', {_literal(f.label)}, {str(f.sanitized).upper()})"
-        for f in files
-    )
-    return f"landing_files(path, file_day, label, sanitized) AS (VALUES {rows})"
+def _files_param(files: Sequence[EventFile]) -> list[dict[str, Any]]:
+    """The `$landing_files` parameter: one struct per file (DuckDB turns a list of dicts into a list of structs)."""
+    return [{"path": f.path, "file_day": f.day, "label": f.label, "sanitized": f.sanitized} for f in files]
 
 
-def _path_list(files: Sequence[EventFile]) -> str:
-    return "[" + ", ".join(_literal(f.path) for f in files) + "]"
+# The files as a table, from the `$landing_files` parameter (see _files_param).
+_FILES_CTE = "landing_files AS (SELECT unnest($landing_files, recursive := true))"
+
+
+def _catalog_params(catalog: EventCatalog) -> dict[str, str]:
+    return {"page_view_event": catalog.page_view_event, "page_name_path": "$." + catalog.page_name_property}
 
 
 # Every field either schema may carry, parsed out of the document in one pass (each `doc->>'x'` would parse the
@@ -75,11 +86,10 @@ _PROPERTIES_OBJECT = """
          ELSE json_object('value', raw_props) END"""
 
 
-def _fields_from_doc(catalog: EventCatalog) -> str:
-    """SELECT list mapping a row's parsed fields `j` (flat or Segment) to the staged columns."""
-    page_view = _literal(catalog.page_view_event)
-    name_prop = _literal("$." + catalog.page_name_property)
-    return f"""
+def _fields_from_doc() -> str:
+    """SELECT list mapping a row's parsed fields `j` (flat or Segment) to the staged columns; the catalog's
+    page-view event and page-name property are the parameters $page_view_event and $page_name_path."""
+    return """
         file_day, source_file, line_number, raw_line,
         CASE WHEN parse_error IS NOT NULL THEN parse_error
              WHEN doc IS NULL THEN 'invalid_json'
@@ -94,17 +104,18 @@ def _fields_from_doc(catalog: EventCatalog) -> str:
         nullif(trim(coalesce(j.user_id, j.userId)), '') AS user_id,
         nullif(trim(coalesce(j.workspace_id, j.context.groupId, j.groupId)), '') AS workspace_id,
         CASE call_type WHEN 'identify' THEN '$identify' WHEN 'group' THEN '$group'
-             WHEN 'page' THEN {page_view} ELSE nullif(trim(j.event), '') END AS event,
-        CASE WHEN call_type = 'page' OR j.event = {page_view} THEN
-             nullif(lower(trim(coalesce(props->>{name_prop}, j.name, props->>'$.path'), ' /')), '') END AS page,
+             WHEN 'page' THEN $page_view_event ELSE nullif(trim(j.event), '') END AS event,
+        CASE WHEN call_type = 'page' OR j.event = $page_view_event THEN
+             nullif(lower(trim(coalesce(props->>$page_name_path, j.name, props->>'$.path'), ' /')), '') END AS page,
         CAST(props AS VARCHAR) AS properties
     """
 
 
-def extract_staged_sql(documents_sql: str, catalog: EventCatalog) -> str:
-    """Wrap a query yielding (file_day, source_file, line_number, raw_line, parse_error, doc JSON)."""
+def extract_staged_sql(documents_sql: str) -> str:
+    """Wrap a query yielding (file_day, source_file, line_number, raw_line, parse_error, doc JSON); uses the
+    parameters of `_catalog_params`."""
     return f"""
-    SELECT {_fields_from_doc(catalog)}
+    SELECT {_fields_from_doc()}
     FROM (
         SELECT *, {_PROPERTIES_OBJECT} AS props
         FROM (
@@ -121,13 +132,14 @@ def extract_staged_sql(documents_sql: str, catalog: EventCatalog) -> str:
     """
 
 
-def jsonl_documents_sql(files: Sequence[EventFile]) -> str:
-    """One row per non-blank line, numbered as an editor would (1-based, blank lines counted)."""
+def jsonl_documents_sql() -> str:
+    """One row per non-blank line, numbered as an editor would (1-based, blank lines counted). Parameters:
+    $landing_files, $jsonl_paths."""
     return f"""
-    WITH {_files_cte(files)},
+    WITH {_FILES_CTE},
     texts AS (
         SELECT f.file_day, f.label, f.sanitized, string_split(t.content, chr(10)) AS lines
-        FROM read_text({_path_list(files)}) t JOIN landing_files f ON f.path = t.filename
+        FROM read_text($jsonl_paths) t JOIN landing_files f ON f.path = t.filename
     ),
     numbered AS (
         SELECT file_day, label, sanitized, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number
@@ -143,37 +155,40 @@ def jsonl_documents_sql(files: Sequence[EventFile]) -> str:
     """
 
 
-def parquet_documents_sql(files: Sequence[EventFile]) -> str:
-    """One row per Parquet row; typed columns (TIMESTAMP, STRUCT properties) arrive as JSON values."""
+def parquet_documents_sql() -> str:
+    """One row per Parquet row; typed columns (TIMESTAMP, STRUCT properties) arrive as JSON values. Parameters:
+    $landing_files, $parquet_paths."""
     return f"""
-    WITH {_files_cte(files)}
+    WITH {_FILES_CTE}
     SELECT f.file_day, f.label AS source_file, CAST(p.file_row_number + 1 AS BIGINT) AS line_number,
         CAST(to_json(p) AS VARCHAR) AS raw_line, CAST(NULL AS VARCHAR) AS parse_error, to_json(p) AS doc
     FROM (
         SELECT * EXCLUDE (filename, file_row_number), filename AS _file, file_row_number
-        FROM read_parquet({_path_list(files)}, filename = true, file_row_number = true, union_by_name = true)
+        FROM read_parquet($parquet_paths, filename = true, file_row_number = true, union_by_name = true)
     ) p JOIN landing_files f ON f.path = p._file
     """
 
 
-def csv_documents_sql(files: Sequence[EventFile]) -> str:
-    """One row per well-formed CSV row (header required). Malformed rows go to the rejects table: see below."""
+def csv_documents_sql() -> str:
+    """One row per well-formed CSV row (header required). Malformed rows go to the rejects table: see below.
+    Parameters: $landing_files, $csv_paths."""
     return f"""
-    WITH {_files_cte(files)}
+    WITH {_FILES_CTE}
     SELECT f.file_day, f.label AS source_file, CAST(NULL AS BIGINT) AS line_number,
         CAST(to_json(c) AS VARCHAR) AS raw_line, CAST(NULL AS VARCHAR) AS parse_error, to_json(c) AS doc
     FROM (
         SELECT * EXCLUDE (filename), filename AS _file
-        FROM read_csv({_path_list(files)}, header = true, all_varchar = true, filename = true,
+        FROM read_csv($csv_paths, header = true, all_varchar = true, filename = true,
                       store_rejects = true, rejects_table = '{CSV_REJECTS}', rejects_scan = '{CSV_REJECT_SCANS}')
     ) c JOIN landing_files f ON f.path = c._file
     """
 
 
-def csv_rejects_sql(files: Sequence[EventFile]) -> str:
-    """The CSV rows DuckDB could not read (wrong column count, bad encoding), one staged row per line."""
+def csv_rejects_sql() -> str:
+    """The CSV rows DuckDB could not read (wrong column count, bad encoding), one staged row per line.
+    Parameter: $landing_files."""
     return f"""
-    WITH {_files_cte(files)}
+    WITH {_FILES_CTE}
     SELECT f.file_day, f.label AS source_file, CAST(r.line AS BIGINT) AS line_number,
         any_value(r.csv_line) AS raw_line,
         CASE WHEN bool_or(r.error_type = 'INVALID ENCODING') THEN 'invalid_utf8' ELSE 'malformed_row' END
@@ -186,16 +201,23 @@ def csv_rejects_sql(files: Sequence[EventFile]) -> str:
     """
 
 
-def staged_events_sql(files: Sequence[EventFile], catalog: EventCatalog) -> str:
+def staged_events_sql(files: Sequence[EventFile], catalog: EventCatalog) -> DuckQuery:
     """The staged rows of every file (any mix of formats). CSV rejects are read by `csv_rejects_sql` after."""
     by_format = {fmt: [f for f in files if f.format == fmt] for fmt in FORMATS}
     builders = {"jsonl": jsonl_documents_sql, "parquet": parquet_documents_sql, "csv": csv_documents_sql}
-    parts = [extract_staged_sql(builders[fmt](group), catalog) for fmt, group in by_format.items() if group]
-    if not parts:
+    present = [fmt for fmt in FORMATS if by_format[fmt]]
+    if not present:
         raise ValueError("staged_events_sql needs at least one file")
-    return "\nUNION ALL\n".join(parts)
+    sql = "\nUNION ALL\n".join(extract_staged_sql(builders[fmt]()) for fmt in present)
+    params = {
+        "landing_files": _files_param(files),
+        **{f"{fmt}_paths": [f.path for f in by_format[fmt]] for fmt in present},
+        **_catalog_params(catalog),
+    }
+    return DuckQuery(sql, params)
 
 
-def staged_csv_rejects_sql(files: Sequence[EventFile], catalog: EventCatalog) -> str:
+def staged_csv_rejects_sql(files: Sequence[EventFile], catalog: EventCatalog) -> DuckQuery:
     """`csv_rejects_sql` in the staged shape; run it after `staged_events_sql` has read the CSV files."""
-    return extract_staged_sql(csv_rejects_sql(files), catalog)
+    return DuckQuery(extract_staged_sql(csv_rejects_sql()), {"landing_files": _files_param(files),
+                                                            **_catalog_params(catalog)})

@@ -30,6 +30,7 @@ from pls_pipelines.lib.events import (
     validated_events_table,
     verdict_counts_query,
 )
+from pls_pipelines.lib.sql_identifiers import quote_identifier
 from pls_pipelines.resources.usage_source import LandingFiles, UsageSource
 from pls_pipelines.resources.warehouse import Warehouse
 
@@ -98,7 +99,7 @@ def _set_utc(conn: sa.Connection) -> None:
 
 
 def _create_temp(conn: sa.Connection, table: sa.Table) -> sa.Table:
-    conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table.name}"'))
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote_identifier(table.name)}"))
     columns = (sa.Column(c.name, c.type) for c in table.columns)
     temp = sa.Table(table.name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     temp.create(conn)
@@ -112,11 +113,14 @@ def _stage_files(conn: sa.Connection, files: list[EventFile], catalog: EventCata
     if not files:
         return
     duck = conn.connection.dbapi_connection
-    columns = ", ".join(f'"{c.name}"' for c in staged.columns)
-    duck.execute(f'INSERT INTO "{STAGED_EVENTS}" ({columns}) {staged_events_sql(files, catalog)}')
+    columns = ", ".join(quote_identifier(c.name) for c in staged.columns)
+    insert = f"INSERT INTO {quote_identifier(STAGED_EVENTS)} ({columns})"
+    query = staged_events_sql(files, catalog)  # paths, days and catalog names travel as parameters
+    duck.execute(f"{insert} {query.sql}", dict(query.params))
     csv_files = [f for f in files if f.format == "csv"]
     if csv_files:  # DuckDB fills its rejects table while reading, so the malformed rows come second
-        duck.execute(f'INSERT INTO "{STAGED_EVENTS}" ({columns}) {staged_csv_rejects_sql(csv_files, catalog)}')
+        rejects = staged_csv_rejects_sql(csv_files, catalog)
+        duck.execute(f"{insert} {rejects.sql}", dict(rejects.params))
 
 
 def _judge(conn: sa.Connection, workspaces_table: str, now: datetime) -> sa.Table:
@@ -157,7 +161,7 @@ def _load_files_via_scratch(
         with scratch.begin() as conn:
             duck = conn.connection.dbapi_connection
             duck.register("_pls_known_frame", known)
-            duck.execute(f'CREATE TEMP TABLE "{_SCRATCH_WORKSPACES}" AS SELECT * FROM _pls_known_frame')
+            duck.execute(f"CREATE TEMP TABLE {quote_identifier(_SCRATCH_WORKSPACES)} AS SELECT * FROM _pls_known_frame")
             _stage_files(conn, files, catalog)
             validated = _judge(conn, _SCRATCH_WORKSPACES, now)
             accepted_frame = _duck_frame(conn, accepted_events_select(validated, events))
@@ -175,11 +179,13 @@ def _fetch_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
 
 
 def _duck_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """A large result from DuckDB as a frame, columnar (fetchall would build a Python tuple per event)."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    return conn.connection.dbapi_connection.execute(sql).df()
+    """A large result from DuckDB as a frame, columnar (fetchall would build a Python tuple per event).
+
+    Executed by SQLAlchemy, so its values (the future-timestamp cutoff, the reject reasons) stay bind
+    parameters; the frame comes from DuckDB's cursor behind the result, which has not fetched a row yet."""
+    return conn.execute(query).cursor.df()
 
 
 def _drop_temps(conn: sa.Connection) -> None:
     for name in (VALIDATED_EVENTS, STAGED_EVENTS):
-        conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote_identifier(name)}"))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.sync import CreateOutcome, FieldSpec, NewContact, RecordOutcome, RecordUpdate
+from pls_pipelines.private_files import is_pls_home, private_dir, private_file, tighten_side_files
 
 OBJECT_TYPES = ("companies", "contacts", "deals")
 _KEYS = {"companies": "company_id", "contacts": "contact_id", "deals": "deal_id"}
@@ -115,7 +116,12 @@ class LocalCrm:
                 "PLS_LOCAL_CRM_URL is not a valid SQLAlchemy URL; use e.g. sqlite:///.pls/crm.sqlite"
             ) from None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # user-only: contacts' names and emails (see private_files.py). SQLite gives its -journal, -wal and
+            # -shm files the database file's mode, so creating that one 0600 before SQLite opens it is enough.
+            database = Path(parsed.database)
+            private_dir(database.parent, ours=is_pls_home(database.parent))
+            private_file(database)
+            tighten_side_files(database, ("-journal", "-wal", "-shm"))
         self.engine = sa.create_engine(parsed)
         metadata.create_all(self.engine)
 

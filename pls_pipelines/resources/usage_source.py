@@ -27,6 +27,7 @@ from pydantic import Field
 from pls_pipelines.lib.errors import ConfigError
 from pls_pipelines.lib.event_catalog import EventCatalog
 from pls_pipelines.lib.event_files_sql import EXTENSIONS, EventFile
+from pls_pipelines.lib.sql_identifiers import check_identifier, split_qualified
 from pls_pipelines.resources.warehouse import Warehouse
 
 _DAY = re.compile(r"^(?:date=)?(\d{4}-\d{2}-\d{2})(?:\.[^/]*)?$")
@@ -100,7 +101,10 @@ class LandingFiles:
 
     def _readable(self, file: EventFile) -> EventFile:
         """JSON Lines with bytes that are not UTF-8: a copy with U+FFFD in their place, so the bad lines are
-        quarantined as invalid_utf8 instead of failing the whole day (DuckDB's text reader refuses such files)."""
+        quarantined as invalid_utf8 instead of failing the whole day (DuckDB's text reader refuses such files).
+        CSV with mixed line endings: see `_uniform_newlines`."""
+        if file.format == "csv":
+            return self._uniform_newlines(file)
         if file.format != "jsonl":
             return file
         data = Path(file.path).read_bytes()
@@ -109,11 +113,29 @@ class LandingFiles:
             return file
         except UnicodeDecodeError:
             pass
-        if self._sanitized_dir is None:
-            self._sanitized_dir = tempfile.TemporaryDirectory(prefix="pls-sanitized-")
-        copy = Path(self._sanitized_dir.name) / f"{len(list(Path(self._sanitized_dir.name).iterdir()))}.jsonl"
+        copy = self._copy_path(".jsonl")
         copy.write_text(data.decode("utf-8", errors="replace"), encoding="utf-8")
         return EventFile(str(copy), file.day, file.label, file.format, sanitized=True)
+
+    def _uniform_newlines(self, file: EventFile) -> EventFile:
+        """A CSV file whose lines end in more than one way ("\r\n" and "\n", as when a Windows export and a Unix
+        one are concatenated): a copy ending every line in "\n". DuckDB's CSV sniffer refuses such a file
+        outright ("Error when sniffing file"), which failed the whole day's load instead of reading its rows."""
+        data = Path(file.path).read_bytes()
+        crlf = data.count(b"\r\n")
+        endings = (crlf, data.count(b"\n") - crlf, data.count(b"\r") - crlf)
+        if sum(1 for n in endings if n) <= 1:
+            return file
+        copy = self._copy_path(".csv")
+        copy.write_bytes(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        return EventFile(str(copy), file.day, file.label, file.format)
+
+    def _copy_path(self, suffix: str) -> Path:
+        """A fresh path for a readable copy of a landing file, in a folder that lives as long as this source."""
+        if self._sanitized_dir is None:
+            self._sanitized_dir = tempfile.TemporaryDirectory(prefix="pls-sanitized-")
+        folder = Path(self._sanitized_dir.name)
+        return folder / f"{len(list(folder.iterdir()))}{suffix}"
 
     def describe(self) -> str:
         return f"landing files in {self.path}"
@@ -136,12 +158,14 @@ class WarehouseEvents:
                 raise ConfigError(
                     f"PLS_USAGE_SOURCE=warehouse needs {setting}: the table or view (schema.name) to read."
                 )
+            # checked here, when the setting is read, not first when a query is built from it
+            check_identifier(value, setting, qualified=True, example="analytics.product_events")
         self.events_table, self.workspaces_table, self.users_table = events_table, workspaces_table, users_table
 
     @staticmethod
     def table(qualified_name: str, *columns: str) -> sa.TableClause:
-        schema, _, name = qualified_name.rpartition(".")
-        return sa.table(name, *(sa.column(c) for c in columns), schema=schema or None)
+        schema, name = split_qualified(qualified_name)
+        return sa.table(name, *(sa.column(c) for c in columns), schema=schema)
 
     def staged_select(self, catalog: EventCatalog, start: date, end_exclusive: date) -> sa.Select:
         """The table's rows for the window in the staged shape (the same shape the file readers produce)."""

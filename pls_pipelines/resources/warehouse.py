@@ -11,19 +11,36 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
+import re
+import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from pls_pipelines.lib.errors import ConfigError
+from pls_pipelines.lib.sql_identifiers import quote_identifier
+from pls_pipelines.private_files import (
+    PRIVATE_FILE,
+    is_pls_home,
+    private_dir,
+    shared_with_others,
+    tighten,
+    tighten_side_files,
+)
+
+logger = logging.getLogger(__name__)
 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -65,11 +82,50 @@ def _engine_for(url: str) -> Engine:
         engine = _ENGINES.get(url)
         if engine is None:
             parsed = parse_warehouse_url(url)
-            if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = parsed.database or ""
+            # a file, not ":memory:" nor a service DuckDB reaches by prefix ("md:" MotherDuck, "s3://")
+            if (parsed.get_backend_name() == "duckdb" and database not in ("", ":memory:")
+                    and not re.match(r"[A-Za-z][\w+.-]*:", database)):
+                _private_duckdb_file(Path(database))
             engine = sa.create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "duckdb")
             _ENGINES[url] = engine
         return engine
+
+
+_WARNED_SHARED: set[Path] = set()
+
+
+def _private_duckdb_file(path: Path) -> None:
+    """The warehouse file user-only (0600) in a user-only folder when we create the folder (see private_files.py).
+
+    DuckDB refuses an empty file as a database, so a new one cannot be opened 0600 in place first: DuckDB creates
+    it in a fresh 0700 staging folder beside it, it is set to 0600 there and hard-linked into place. A chmod after
+    DuckDB created it in place would leave a moment in which another user could open it and keep reading the
+    data written later through that handle.
+    """
+    folder = private_dir(path.parent, ours=is_pls_home(path.parent))
+    if path.exists():
+        tighten(path, PRIVATE_FILE)
+        tighten_side_files(path, (".wal",))
+    else:
+        with tempfile.TemporaryDirectory(prefix=".pls-new-", dir=folder) as staging:
+            fresh = Path(staging) / path.name
+            duckdb.connect(str(fresh)).close()
+            os.chmod(fresh, PRIVATE_FILE)
+            try:
+                os.link(fresh, path)  # never replaces a file another process created meanwhile
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links
+                if not path.exists():
+                    os.rename(fresh, path)
+    # DuckDB writes its .wal (and spills to .tmp/) beside the file with the umask's mode: only the folder keeps
+    # them private, and a folder the user chose is theirs to set.
+    if shared_with_others(folder) and folder.resolve() not in _WARNED_SHARED:
+        _WARNED_SHARED.add(folder.resolve())
+        logger.warning("%s: other users may enter this folder, so the .wal and .tmp files DuckDB writes beside %s "
+                       "are readable by them; chmod 700 %s, or keep the warehouse in a private folder", folder,
+                       path.name, folder)
 
 
 def dispose_all_engines() -> None:
@@ -190,11 +246,20 @@ class Warehouse:
                     ddl = column.type.compile(dialect=self.engine.dialect)
                     self.execute(f"ALTER TABLE {_quote(table.name)} ADD COLUMN {_quote(column.name)} {ddl}")
 
-    def append(self, table: str, frame: pd.DataFrame) -> int:
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One transaction for several writes (pass the connection as `conn`): all of them land, or none does,
+        even when the process is killed between two of them."""
         with self.engine.begin() as conn:
-            if not self.table_exists(table, conn):
-                self._create_from_frame(conn, table, frame)
-            self._insert_frame(conn, table, frame)
+            yield conn
+
+    def append(self, table: str, frame: pd.DataFrame, conn: sa.Connection | None = None) -> int:
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.append(table, frame, own)
+        if not self.table_exists(table, conn):
+            self._create_from_frame(conn, table, frame)
+        self._insert_frame(conn, table, frame)
         return len(frame)
 
     def run_in_transaction(self, statements: Iterable[tuple[sa.Executable, dict[str, Any]]]) -> list[int]:
@@ -263,10 +328,9 @@ def _sql_type(series: pd.Series) -> sa.types.TypeEngine:
 
 
 def _quote(identifier: str) -> str:
-    """Quote a table/column name the portable way (our names are snake_case, so this is belt and braces)."""
-    if not identifier.replace("_", "").isalnum():
-        raise ValueError(f"unsafe SQL identifier: {identifier!r}")
-    return f'"{identifier}"'
+    """Quote a table/column name for SQL text; ValueError for a name outside lib/sql_identifiers.py's rule (the
+    one the configuration loaders check names from settings and YAML against)."""
+    return quote_identifier(identifier)
 
 
 class WarehouseResource(dg.ConfigurableResource):
