@@ -293,6 +293,21 @@ def test_a_timeout_after_the_write_was_applied_is_retried_without_duplicates(fak
     crm.close()
 
 
+def test_a_property_created_before_a_timeout_still_types_the_values_written_to_it(fake, sleeps):
+    """The create of pls_score_date is applied, the answer times out, the retry gets 409: the date must still
+    go out as HubSpot's epoch milliseconds (found by the 20% fault run: every date was refused as text)."""
+    crm = HubSpotCrm(TOKEN, fake.base_url, timeout=0.4, sleep=sleeps)
+    ids = _companies(fake, 2)
+    crm.ensure_properties("companies", [], *GROUP)  # the group exists: the next POST creates the property
+    fake.timeout_next(1, delay=1.0, method="POST", path_contains="/crm/v3/properties/companies")
+    crm.ensure_properties("companies", [FIELDS[3]], *GROUP)
+    assert crm.http.calls[("POST", "/crm/v3/properties/companies")] == 2  # the retry met 409
+    outcomes = crm.update_records("companies", [RecordUpdate(i, {"pls_score_date": "2026-10-31"}) for i in ids])
+    assert [o.error for o in outcomes] == [None, None]
+    assert fake.record("companies", ids[0])["properties"]["pls_score_date"] == "1793404800000"
+    crm.close()
+
+
 def test_a_whole_batch_400_is_split_to_isolate_the_bad_record(fake, crm):
     ids = _provisioned(crm, fake, 100)
     fake.multi_status = False  # HubSpot failing the whole batch for one bad value

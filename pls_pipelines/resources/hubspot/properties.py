@@ -60,7 +60,7 @@ class HubSpotProperties(HubSpotApi):
         written = 0
         mismatched = []
         for spec in specs:
-            desired = _property_definition(spec, group_name)
+            desired = property_definition(spec, group_name)
             current = existing.get(spec.name)
             if current is None:
                 response = self._call("POST", path, json=desired)
@@ -71,8 +71,11 @@ class HubSpotProperties(HubSpotApi):
                 if response.status_code != 409:
                     raise CrmApiError(f"creating the HubSpot property {object_type}.{spec.name} failed: HTTP "
                                       f"{response.status_code}: {error_text(response)}", status=response.status_code)
+                # 409: it exists after all - typically our own create, applied before a timeout made us retry.
+                # Its definition goes into the cache too: values are typed by it (a date sent as text is refused)
                 current = self._get_json(f"{path}/{spec.name}", label=f"{path}/{{property_name}}")
-            if not _same_kind(current, desired):
+                existing[spec.name] = current
+            if not same_kind(current, desired):
                 mismatched.append(f"{spec.name} is {current.get('type')}/{current.get('fieldType')} in HubSpot, "
                                   f"crm_fields.yaml wants {desired['type']}/{desired['fieldType']}")
                 continue
@@ -96,7 +99,7 @@ class HubSpotProperties(HubSpotApi):
         return written
 
 
-def _property_definition(spec: FieldSpec, group_name: str) -> dict[str, Any]:
+def property_definition(spec: FieldSpec, group_name: str) -> dict[str, Any]:
     type_, field_type = FIELD_TYPES[spec.type]
     definition: dict[str, Any] = {
         "name": spec.name, "label": spec.label, "type": type_, "fieldType": field_type, "groupName": group_name,
@@ -107,7 +110,7 @@ def _property_definition(spec: FieldSpec, group_name: str) -> dict[str, Any]:
     return definition
 
 
-def _same_kind(current: dict, desired: dict) -> bool:
+def same_kind(current: dict, desired: dict) -> bool:
     have = (current.get("type"), current.get("fieldType"))
     want = (desired["type"], desired["fieldType"])
     if have == want:
