@@ -92,8 +92,12 @@ def _owners(n_crm: int, rng: np.random.Generator) -> pd.DataFrame:
     n_sales = max(3, n_crm // 200)
     n_success = max(2, n_sales // 2)
     n = n_sales + n_success
-    first = rng.choice(len(names.FIRST_NAMES), size=n, replace=False)
-    last = rng.choice(len(names.LAST_NAMES), size=n, replace=False)
+    if n <= min(len(names.FIRST_NAMES), len(names.LAST_NAMES)):
+        first = rng.choice(len(names.FIRST_NAMES), size=n, replace=False)
+        last = rng.choice(len(names.LAST_NAMES), size=n, replace=False)
+    else:  # more owners than last names (over ~11,600 workspaces): distinct first/last pairs instead
+        pairs = rng.choice(len(names.FIRST_NAMES) * len(names.LAST_NAMES), size=n, replace=False)
+        first, last = np.divmod(pairs, len(names.LAST_NAMES))
     full = [f"{names.FIRST_NAMES[f]} {names.LAST_NAMES[la]}" for f, la in zip(first, last, strict=True)]
     return pd.DataFrame({
         "owner_id": [f"o_{i:03d}" for i in range(1, n + 1)],

@@ -135,8 +135,12 @@ def _company_names(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     words, nouns, qualifiers = names.COMPANY_WORDS, names.COMPANY_NOUNS, ("", *names.COMPANY_QUALIFIERS)
     pairs = len(words) * len(nouns)
     space = pairs * len(qualifiers)
-    if n > space:
-        raise ValueError(f"the demo vocabulary names at most {space} companies; ask for fewer accounts")
+    if n > space:  # more companies than the vocabulary names (over ~26,000 workspaces): its names again, numbered
+        names_once, slugs_once = _company_names(space, rng)
+        rounds = [""] + [str(r) for r in range(2, -(-n // space) + 1)]
+        numbered = [(i % space, rounds[i // space]) for i in range(n)]
+        return (np.array([f"{names_once[i]} {r}" if r else names_once[i] for i, r in numbered], dtype=object),
+                np.array([f"{slugs_once[i]}{r}" for i, r in numbered], dtype=object))
     first = rng.permutation(pairs)[: min(n, pairs)]
     extra = pairs + rng.choice(space - pairs, size=max(0, n - pairs), replace=False)
     picks = np.concatenate([first, extra])
