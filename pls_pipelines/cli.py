@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from pls_pipelines.lib.errors import ConfigError
+from pls_pipelines.sample_data import MIN_ACCOUNTS, MIN_DAYS
 from pls_pipelines.settings import CRM_ENV_VARS, ENV_VARS, Settings, load_settings
 
 DEFAULT_ACCOUNTS = 2000
@@ -54,6 +55,7 @@ def generate_demo(
     A hosted CRM assigns its own record ids: the workspaces' crm_company_id (the id a billing integration
     stores) is rewritten to them, so identity resolution matches as it does on the embedded CRM.
     """
+    from pls_pipelines.private_files import private_dir
     from pls_pipelines.resources.crm import build_crm_client
     from pls_pipelines.sample_data.generator import generate_demo_data, write_landing_files
 
@@ -79,6 +81,7 @@ def generate_demo(
             lambda demo_id: company_ids.get(demo_id, "") if demo_id else ""
         ))
         data = replace(data, workspaces=workspaces)
+    private_dir(settings.usage_path)  # a new landing folder (and PLS_HOME above it) user-only: emails and names
     counts = write_landing_files(data, settings.usage_path)
     manifest = {
         "accounts": accounts,
@@ -100,9 +103,11 @@ def generate_demo(
 
 
 @main.command("demo-data")
-@click.option("--accounts", default=DEFAULT_ACCOUNTS, show_default=True, help="Number of product workspaces.")
+@click.option("--accounts", default=DEFAULT_ACCOUNTS, show_default=True, type=click.IntRange(min=MIN_ACCOUNTS),
+              help="Number of product workspaces.")
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Random seed (same seed, same data).")
-@click.option("--days", default=90, show_default=True, help="Days of usage history.")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=MIN_DAYS),
+              help="Days of usage history (at least a week: the window needs weekdays and weekends).")
 @click.option(
     "--end-date",
     type=click.DateTime(["%Y-%m-%d"]),
@@ -165,6 +170,7 @@ def run_daily_job(start: date, end: date, definitions=None, instance=None, job_n
 
     import dagster as dg
 
+    from pls_pipelines.dagster_instance import cli_run_tags, reap_killed_cli_runs
     from pls_pipelines.resources.warehouse import dispose_all_engines
 
     if definitions is None:
@@ -172,6 +178,7 @@ def run_daily_job(start: date, end: date, definitions=None, instance=None, job_n
     job = definitions.resolve_job_def(job_name)
     owned = dg.DagsterInstance.get() if instance is None else contextlib.nullcontext(instance)
     with owned as instance:
+        reap_killed_cli_runs(instance)
         try:
             return job.execute_in_process(
                 instance=instance,
@@ -179,6 +186,7 @@ def run_daily_job(start: date, end: date, definitions=None, instance=None, job_n
                     "dagster/asset_partition_range_start": start.isoformat(),
                     "dagster/asset_partition_range_end": end.isoformat(),
                     "pls/trigger": "make run",
+                    **cli_run_tags(),
                 },
                 run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                 raise_on_error=False,
@@ -293,10 +301,11 @@ def classify_title_command(title: str, config_path: str | None) -> None:
 
 
 def _register_scoring_commands() -> None:
+    from pls_pipelines.cli_doctor import doctor_command
     from pls_pipelines.cli_scoring import backtest_command, explain_command, fit_command, score_command
     from pls_pipelines.cli_sync import sync_command
 
-    for command in (explain_command, score_command, backtest_command, fit_command, sync_command):
+    for command in (explain_command, score_command, backtest_command, fit_command, sync_command, doctor_command):
         main.add_command(command)
 
 

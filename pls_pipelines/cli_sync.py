@@ -26,12 +26,16 @@ OBJECTS = ("companies", "contacts")
               "write nothing.")
 @click.option("--reconcile", is_flag=True, help="Compare with the CRM's current values now (catches edits made "
               "in the CRM) instead of when due.")
+@click.option("--retry-rejected", is_flag=True, help="Send again the records the CRM refused (held back until "
+              "their values change); use after fixing the cause in the CRM.")
 @click.option("--approve", is_flag=True, help="Approve the pending change the guard stopped (exactly that "
               "change), so the next sync writes it.")
 @click.option("--object", "objects", type=click.Choice(OBJECTS), multiple=True, help="Only these objects "
               "(repeatable; default: both).")
 @click.option("--limit", default=15, show_default=True, help="Records shown per object in a dry run.")
-def sync_command(dry_run: bool, reconcile: bool, approve: bool, objects: tuple[str, ...], limit: int) -> None:
+def sync_command(
+    dry_run: bool, reconcile: bool, retry_rejected: bool, approve: bool, objects: tuple[str, ...], limit: int
+) -> None:
     """Sync the pls_* fields to the CRM (PLS_CRM), preview it, or approve a stopped sync."""
     from pls_pipelines.resources.crm import build_crm_client
     from pls_pipelines.resources.rules import RulesResource
@@ -62,7 +66,8 @@ def sync_command(dry_run: bool, reconcile: bool, approve: bool, objects: tuple[s
             client = build_crm_client(settings.crm_kind, settings.local_crm_url)
             try:
                 for object_type in chosen:
-                    plan = plan_sync(wh, client, field_map, object_type, reconcile=True if reconcile else None)
+                    plan = plan_sync(wh, client, field_map, object_type, reconcile=True if reconcile else None,
+                                     retry_rejected=retry_rejected)
                     _print_plan(console, plan, limit)
                     if object_type == "companies":
                         verdict = guard_verdict(wh, field_map, plan)
@@ -75,7 +80,7 @@ def sync_command(dry_run: bool, reconcile: bool, approve: bool, objects: tuple[s
             return
     except ConfigError as exc:
         fail(str(exc))
-    _run_sync_job(console, chosen, reconcile)
+    _run_sync_job(console, chosen, reconcile, retry_rejected)
 
 
 def _print_plan(console: Console, plan, limit: int) -> None:
@@ -97,6 +102,9 @@ def _print_plan(console: Console, plan, limit: int) -> None:
             name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
             table.add_row(contact.company_id, name, contact.title or "")
         console.print(table)
+    if plan.held:
+        console.print(f"{len(plan.held):,} records held back: the CRM refused these values before "
+                      "(reasons: crm_sync_rejections; `--retry-rejected` sends them).")
     if plan.skipped:
         console.print(f"{len(plan.skipped):,} records keep a value a CRM user typed (if_empty fields).")
 
@@ -105,13 +113,13 @@ def _cell(value: object) -> str:
     return "[dim]empty[/]" if value is None else str(value)
 
 
-def _run_sync_job(console: Console, objects: tuple[str, ...], reconcile: bool) -> None:
+def _run_sync_job(console: Console, objects: tuple[str, ...], reconcile: bool, retry_rejected: bool) -> None:
     """crm_sync_job on the persistent instance (visible in `make ui`), then the outcome counts."""
     import os
 
     import dagster as dg
 
-    from pls_pipelines.dagster_instance import ensure_dagster_home
+    from pls_pipelines.dagster_instance import cli_run_tags, ensure_dagster_home, reap_killed_cli_runs
     from pls_pipelines.definitions import defs
     from pls_pipelines.resources.warehouse import Warehouse, dispose_all_engines
     from pls_pipelines.summary import crm_outcomes_line
@@ -123,13 +131,15 @@ def _run_sync_job(console: Console, objects: tuple[str, ...], reconcile: bool) -
     job = defs.resolve_job_def("crm_sync_job")
     selection = [dg.AssetKey(assets[o]) for o in objects]
     with dg.DagsterInstance.get() as instance:
+        reap_killed_cli_runs(instance, console.print)
         try:
             result = job.execute_in_process(
                 instance=instance,
                 asset_selection=selection,
-                tags={"pls/trigger": "pls sync"},
+                tags={"pls/trigger": "pls sync", **cli_run_tags()},
                 run_config={
-                    "ops": {assets[o]: {"config": {"reconcile": reconcile}} for o in objects},
+                    "ops": {assets[o]: {"config": {"reconcile": reconcile, "retry_rejected": retry_rejected}}
+                            for o in objects},
                     "loggers": {"console": {"config": {"log_level": "INFO"}}},
                 },
                 raise_on_error=False,

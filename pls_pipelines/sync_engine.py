@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,40 +32,39 @@ from pls_pipelines.lib.sync import (
     keep_if_empty_fields,
 )
 from pls_pipelines.lib.sync_guard import GuardVerdict, PreviousRun, evaluate_guard
+from pls_pipelines.lib.sync_rejections import held_records
 from pls_pipelines.lib.sync_state import (
     STATE_COLUMNS,
     SYNC_STATE,
     fields_hash,
-    merge_state,
     read_state,
-    state_rows,
-    sync_state_table,
     unchanged_ids,
     upgrade_state,
 )
 from pls_pipelines.resources.crm_client import CrmClient
 from pls_pipelines.resources.warehouse import Warehouse
+from pls_pipelines.sync_ledger import (  # noqa: F401 - the log's names, re-exported for callers of the engine
+    CREATED,
+    EXISTS,
+    FAILED,
+    HELD,
+    LOG_COLUMNS,
+    REJECTED,
+    SENT,
+    SKIPPED,
+    SYNC_LOG,
+    SYNC_RUNS,
+    UNCHANGED,
+    SyncLedger,
+    finished_runs,
+    new_contact_hash,
+    person_key,
+    read_rejections,
+)
 
-SYNC_LOG = "crm_sync_log"
-SYNC_RUNS = "crm_sync_runs"
 SYNC_APPROVALS = "crm_sync_approvals"
 BUYERS_MISSING_FROM_CRM = "buyers_missing_from_crm"
-LOG_COLUMNS = ["run_id", "synced_at", "object_type", "record_id", "status", "error", "fields"]
-# crm_sync_log statuses: what happened to each record in scope
-SENT, UNCHANGED, REJECTED, FAILED, SKIPPED, CREATED, EXISTS = (
-    "sent", "unchanged", "rejected", "failed", "skipped", "created", "exists",
-)
-WRITE_CHUNK = 2_000  # records per update_records call: progress is logged between chunks
 TIER_SOURCE_COLUMN = "tier"
-
-
-def sync_runs_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        SYNC_RUNS, metadata,
-        sa.Column("run_id", sa.Text), sa.Column("object_type", sa.Text), sa.Column("finished_at", sa.DateTime),
-        sa.Column("reconciled", sa.Boolean), sa.Column("sent", sa.BigInteger), sa.Column("rejected", sa.BigInteger),
-        sa.Column("failed", sa.BigInteger), sa.Column("unchanged", sa.BigInteger),
-    )
 
 
 def approvals_table(metadata: sa.MetaData) -> sa.Table:
@@ -85,6 +85,7 @@ class SyncPlan:
     unchanged: list[str]
     skipped: dict[str, list[str]] = field(default_factory=dict)  # if_empty fields a CRM user filled
     creates: list[NewContact] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # refused by the CRM with these same values: not re-sent
     reconcile: bool = False
     first_sync: bool = False  # nothing synced before: every field of every record is written
 
@@ -103,6 +104,8 @@ class SyncPlan:
 
     def summary(self) -> str:
         creating = f", {len(self.creates):,} contacts to create" if self.creates else ""
+        if self.held:
+            creating += f", {len(self.held):,} held back (the CRM refused these values; see crm_rejections)"
         mode = " (full reconcile against the CRM's current values)" if self.reconcile else ""
         return (
             f"{self.object_type}: {len(self.desired):,} records in scope, {len(self.updates):,} to update "
@@ -149,9 +152,11 @@ def plan_sync(
     object_type: str,
     *,
     reconcile: bool | None = None,
+    retry_rejected: bool = False,
     now: datetime | None = None,
 ) -> SyncPlan:
-    """What the sync of `object_type` would write. reconcile None: when due (crm_fields.yaml)."""
+    """What the sync of `object_type` would write. reconcile None: when due (crm_fields.yaml). Records the CRM
+    refused with the same values are held back (lib/sync_rejections.py) unless `retry_rejected`."""
     now = now or datetime.now(UTC)
     spec = field_map.objects[object_type]
     source = wh.read_table(spec.source_table)
@@ -160,6 +165,14 @@ def plan_sync(
         creates = missing_contacts(wh)
     source = source.drop_duplicates(spec.key_column)
     desired = desired_values(source, spec.key_column, spec.fields)
+    held: dict[str, str] = {}
+    if not retry_rejected:
+        hashes = {r: fields_hash(v) for r, v in desired.items()} | {
+            person_key(c.key): new_contact_hash(c) for c in creates
+        }
+        held = held_records(hashes, read_rejections(wh, object_type), now.replace(tzinfo=None),
+                            field_map.retry_rejected_after_days)
+        creates = [c for c in creates if person_key(c.key) not in held]
 
     state = read_state_rows(wh, object_type)
     if reconcile is None:
@@ -174,7 +187,7 @@ def plan_sync(
     else:
         synced = last_written
         same = unchanged_ids(desired, dict(zip(state["record_id"].astype(str), state["fields_hash"], strict=True)))
-    changed = {r: v for r, v in desired.items() if r not in same}
+    changed = {r: v for r, v in desired.items() if r not in same and r not in held}
     updates = diff_records(changed, {r: synced[r] for r in changed if r in synced})
     if reconcile:
         # a record the CRM holds, but whose values were never ours, gets only its differing fields
@@ -187,7 +200,8 @@ def plan_sync(
         current = crm_current or crm_values(client, object_type, needs_crm, owned)
         updates, skipped = keep_if_empty_fields(updates, spec.fields, current, last_written)
     return SyncPlan(
-        object_type, desired, synced, updates, sorted(same), skipped, creates, reconcile, first_sync=state.empty
+        object_type, desired, synced, updates, sorted(same), skipped, creates, held, reconcile,
+        first_sync=state.empty,
     )
 
 
@@ -239,9 +253,7 @@ def guard_verdict(wh: Warehouse, field_map: CrmFieldMap, plan: SyncPlan | None =
 
 def previous_run(wh: Warehouse) -> PreviousRun | None:
     """Sent and rejected counts of the newest sync run on record."""
-    if not wh.table_exists(SYNC_RUNS):
-        return None
-    runs = wh.read_table(SYNC_RUNS)
+    runs = finished_runs(wh)
     if runs.empty:
         return None
     last_id = runs.sort_values("finished_at").iloc[-1]["run_id"]
@@ -275,86 +287,45 @@ def run_sync(
     log: Callable[[str], None] = print,
     now: datetime | None = None,
 ) -> SyncResult:
-    """Carry out a plan: create contacts (when allowed), provision fields, write updates in chunks, then log
-    every record's outcome and move the state of the confirmed ones."""
+    """Carry out a plan: create contacts (when allowed), provision fields, write updates in chunks. Every answer
+    of the CRM is recorded as it arrives (sync_ledger.py), so a run killed midway re-sends at most one chunk."""
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     spec = field_map.objects[plan.object_type]
-    created = _create_contacts(wh, client, field_map, plan, log) if plan.creates else []
-    client.ensure_properties(plan.object_type, spec.fields, field_map.group_name, field_map.group_label)
-
+    ledger = SyncLedger(wh, plan.object_type, run_id, now)
+    ledger.begin(log)
     outcomes: list[RecordOutcome] = []
-    if plan.updates:
-        progress = Progress(len(plan.updates), f"{plan.object_type} sync", "records", log)
-        for start in range(0, len(plan.updates), WRITE_CHUNK):
-            chunk = plan.updates[start : start + WRITE_CHUNK]
-            outcomes += client.update_records(plan.object_type, chunk)
-            progress.advance(len(chunk), items=len(chunk))
-
-    counts = record_results(wh, plan, outcomes, created, run_id=run_id, now=now)
+    created: list[CreateOutcome] = []
+    try:
+        if plan.creates:
+            created = _create_contacts(wh, client, field_map, plan, log)
+            ledger.record_creates(created, plan.creates)
+        client.ensure_properties(plan.object_type, spec.fields, field_map.group_name, field_map.group_label)
+        if plan.updates:
+            progress = Progress(len(plan.updates), f"{plan.object_type} sync", "records", log)
+            fields_of = {u.record_id: u.properties for u in plan.updates}
+            size = field_map.write_chunk_records
+            for start in range(0, len(plan.updates), size):
+                chunk = plan.updates[start : start + size]
+                answered = client.update_records(plan.object_type, chunk)
+                ledger.record_batch(answered, plan.desired, fields_of)
+                outcomes += answered
+                progress.advance(len(chunk), items=len(chunk))
+        written = {u.record_id for u in plan.updates}
+        skipped = {r: f for r, f in plan.skipped.items() if r not in written}
+        # skipped records are settled as they are; a reconcile found the unchanged ones already holding our values
+        settled = {r: plan.desired[r] for r in skipped if r in plan.desired}
+        if plan.reconcile:
+            settled.update({r: plan.desired[r] for r in plan.unchanged})
+        in_scope = set(plan.desired) | set(plan.held) | {person_key(c.key) for c in plan.creates}
+        ledger.record_rest(plan.unchanged, skipped, plan.held, settled, in_scope)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the original error is the one to see
+            ledger.fail()
+        raise
+    # a first sync sets every field to our values: it counts as a reconcile for the next one's schedule
+    counts = ledger.finish(reconciled=plan.reconcile or plan.first_sync)
     http = getattr(client, "http", None)
     return SyncResult(plan, counts, outcomes, created, getattr(http, "write_calls", None))
-
-
-def record_results(
-    wh: Warehouse,
-    plan: SyncPlan,
-    outcomes: Sequence[RecordOutcome],
-    created: Sequence[CreateOutcome],
-    *,
-    run_id: str | None,
-    now: datetime,
-) -> dict[str, int]:
-    """The outcome log first (if storing the state then fails, the retry re-sends - writes are idempotent -
-    instead of losing the record of what was written), then the state of confirmed records, then the run."""
-    by_id = {u.record_id: u for u in plan.updates}
-    rows = []
-    for outcome in outcomes:
-        status = SENT if outcome.ok else (FAILED if outcome.retryable else REJECTED)
-        fields = ",".join(sorted(by_id[outcome.record_id].properties)) if outcome.record_id in by_id else ""
-        error = outcome.error
-        if outcome.merged_into:
-            error = f"merged into {outcome.merged_into} in the CRM; written there"
-        rows.append((outcome.record_id, status, error, fields))
-    rows += [(r, UNCHANGED, None, "") for r in plan.unchanged]
-    written = {u.record_id for u in plan.updates}
-    rows += [
-        (r, SKIPPED, f"kept the CRM's own value of {', '.join(f)} (mode if_empty)", ",".join(f))
-        for r, f in plan.skipped.items() if r not in written
-    ]
-    rows += [
-        (c.record_id if c.ok else f"person:{c.key}", (CREATED if c.created else EXISTS) if c.ok else
-         (FAILED if c.retryable else REJECTED), c.error, "email,first_name,last_name,title,company")
-        for c in created
-    ]
-    log = pd.DataFrame(rows, columns=["record_id", "status", "error", "fields"])
-    log.insert(0, "object_type", plan.object_type)
-    log.insert(0, "synced_at", now)
-    log.insert(0, "run_id", run_id)
-    if not log.empty:
-        wh.append(SYNC_LOG, log[LOG_COLUMNS].astype({"error": object, "record_id": object}))
-
-    confirmed = {o.record_id for o in outcomes if o.ok} | {r for r in plan.skipped if r not in written}
-    settled = {r: plan.desired[r] for r in confirmed if r in plan.desired}
-    if plan.reconcile:
-        # the CRM already held these values: record them as ours, so the next run diffs against them
-        settled.update({r: plan.desired[r] for r in plan.unchanged})
-    if settled:
-        wh.ensure_tables([sync_state_table(sa.MetaData())])
-        new_rows = state_rows(settled, plan.object_type, now, run_id)
-        existing = read_state_rows(wh)
-        wh.replace_table(SYNC_STATE, merge_state(existing, new_rows))
-
-    counts = log["status"].value_counts().to_dict()
-    counts = {status: int(counts.get(status, 0)) for status in (SENT, UNCHANGED, REJECTED, FAILED, SKIPPED, CREATED,
-                                                                 EXISTS)}
-    wh.ensure_tables([sync_runs_table(sa.MetaData())])
-    wh.append(SYNC_RUNS, pd.DataFrame([{
-        "run_id": run_id, "object_type": plan.object_type, "finished_at": now,
-        # a first sync sets every field to our values: it counts as a reconcile for the next one's schedule
-        "reconciled": plan.reconcile or plan.first_sync,
-        "sent": counts[SENT], "rejected": counts[REJECTED], "failed": counts[FAILED], "unchanged": counts[UNCHANGED],
-    }]))
-    return counts
 
 
 def _create_contacts(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+import yaml
 
 from pls_pipelines.cli import run_daily_job
 from pls_pipelines.definitions import build_definitions
+from pls_pipelines.lib.rules_config import shipped_config
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.report import ReportResource
 from pls_pipelines.resources.rules import RulesResource
@@ -41,3 +45,12 @@ def run_all_days(settings: Settings, definitions: dg.Definitions, instance: dg.D
     if expect_success:
         assert result.success
     return result
+
+
+def crm_fields_config(path: Path, **overrides: object) -> Path:
+    """The shipped crm_fields.yaml with top-level keys replaced (create_missing_contacts={"enabled": True},
+    write_chunk_records=40, ...), written to `path` for PLS_CRM_FIELDS_CONFIG or RulesResource(crm_fields_config=)."""
+    raw = yaml.safe_load(shipped_config("crm_fields.yaml").read_text())
+    raw.update(overrides)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

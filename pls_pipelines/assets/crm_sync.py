@@ -11,11 +11,12 @@ from pls_pipelines.assets.buyers import BUYERS_MISSING_FROM_CRM
 from pls_pipelines.assets.common import REVOPS_TEAM, SYNC_FRESHNESS
 from pls_pipelines.assets.routing import ACCOUNT_ROUTING
 from pls_pipelines.assets.schemas import schema_metadata
-from pls_pipelines.lib.privacy import mask_frame_emails
+from pls_pipelines.lib.privacy import mask_email, mask_frame_emails
+from pls_pipelines.lib.sync_rejections import rejection_summary
 from pls_pipelines.resources.crm import CrmResource
 from pls_pipelines.resources.rules import RulesResource
 from pls_pipelines.resources.warehouse import WarehouseResource
-from pls_pipelines.sync_engine import guard_verdict, plan_sync, run_sync
+from pls_pipelines.sync_engine import guard_verdict, plan_sync, read_rejections, run_sync
 
 # Both sync assets talk to the CRM API: same owners, freshness, retries, and one shared pool so that only one
 # step at a time spends the CRM's rate limit.
@@ -35,6 +36,7 @@ class CrmSyncConfig(dg.Config):
 
     dry_run: bool = False  # show the creates and updates with field-level before -> after; write nothing
     reconcile: bool = False  # compare with the CRM's current values now instead of when due
+    retry_rejected: bool = False  # send again the records the CRM refused, although their values did not change
 
 
 def sync_object(
@@ -50,7 +52,8 @@ def sync_object(
     field_map = rules.crm_fields()
     client = crm.get_client()
     try:
-        plan = plan_sync(wh, client, field_map, object_type, reconcile=True if config.reconcile else None)
+        plan = plan_sync(wh, client, field_map, object_type, reconcile=True if config.reconcile else None,
+                         retry_rejected=config.retry_rejected)
         context.log.info(("DRY RUN - nothing is written. " if config.dry_run else "") + plan.summary())
         preview = plan.changes(PREVIEW_RECORDS)
         metadata: dict[str, object] = {
@@ -67,6 +70,7 @@ def sync_object(
         }
         if config.dry_run:
             metadata["contacts_to_create"] = len(plan.creates)
+            metadata["records_held"] = len(plan.held)
             return dg.MaterializeResult(metadata=metadata)
         if object_type == "companies":
             verdict = guard_verdict(wh, field_map, plan)
@@ -81,8 +85,9 @@ def sync_object(
     if problems:
         first = [o for o in result.outcomes if not o.ok][:3]
         context.log.warning(
-            f"{object_type}: {counts['rejected']:,} rejected by the CRM and {counts['failed']:,} failed (all retried "
-            "next run; reasons in crm_sync_log); first: " + "; ".join(f"{o.record_id}: {o.error}" for o in first)
+            f"{object_type}: {counts['rejected']:,} rejected by the CRM (held back until their values change; see "
+            f"the crm_rejections check) and {counts['failed']:,} failed (retried next run); reasons in crm_sync_log; "
+            "first: " + "; ".join(f"{o.record_id}: {mask_email(o.error or '')}" for o in first)
         )
     metadata.update({f"records_{status}": n for status, n in counts.items()})
     metadata["records_written"] = counts["sent"]
@@ -150,3 +155,40 @@ def crm_sync_guard(warehouse: WarehouseResource, rules: RulesResource) -> dg.Ass
             "examples": dg.MetadataValue.md(examples.to_markdown(index=False) if not examples.empty else "none"),
         },
     )
+
+
+def _rejections_check(asset: dg.AssetsDefinition, object_type: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name="crm_rejections",
+        description=f"Warns while the CRM refuses {object_type} records: they are held back (not re-sent every run) "
+        "until their values change, so someone has to fix the cause; lists the CRM's reasons.",
+    )
+    def _check(warehouse: WarehouseResource, rules: RulesResource) -> dg.AssetCheckResult:
+        held = read_rejections(warehouse.get_warehouse(), object_type)
+        by_reason, oldest = rejection_summary(held)
+        retry_days = rules.crm_fields().retry_rejected_after_days
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in list(by_reason.items())[:5])
+        return dg.AssetCheckResult(
+            passed=held.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"The CRM accepts every {object_type} record." if held.empty else
+                f"{len(held):,} {object_type} records refused by the CRM ({reasons}). Fix the cause in the CRM or "
+                f"upstream, then run `pls sync --retry-rejected` (they are retried by themselves after "
+                f"{retry_days} days, or when their values change). Table: crm_sync_rejections."
+            ),
+            metadata={
+                "records_refused": len(held),
+                "by_reason": dg.MetadataValue.json(by_reason),
+                "oldest": dg.MetadataValue.md(
+                    mask_frame_emails(oldest).to_markdown(index=False) if not oldest.empty else "none"
+                ),
+            },
+        )
+
+    return _check
+
+
+crm_company_rejections = _rejections_check(crm_company_sync, "companies")
+crm_contact_rejections = _rejections_check(crm_contact_sync, "contacts")

@@ -232,7 +232,7 @@ _TABLES: dict[str, str] = {
         synced_at:timestamp - When
         object_type:string - companies or contacts
         record_id:string - CRM record (person:<id> for a contact that could not be created)
-        status:string - sent, unchanged, rejected, failed, skipped, created, exists
+        status:string - sent, unchanged, rejected, failed, skipped, created, exists, held (refused before: not re-sent)
         error:string - The CRM's reason
         fields:string - Fields written""",
     "pls_report": """

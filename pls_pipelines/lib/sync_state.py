@@ -87,13 +87,3 @@ def upgrade_state(rows: pd.DataFrame) -> pd.DataFrame:
         part["synced_at"] = part["record_id"].map(latest).fillna(part["synced_at"])
         parts.append(part)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STATE_COLUMNS)
-
-
-def merge_state(existing: pd.DataFrame, new_rows: pd.DataFrame) -> pd.DataFrame:
-    """The state table with `new_rows` replacing the rows of the same records."""
-    key_list = ["object_type", "record_id"]
-    if existing.empty:
-        return new_rows[STATE_COLUMNS].reset_index(drop=True)
-    marker = existing[key_list].merge(new_rows[key_list].drop_duplicates(), on=key_list, how="left", indicator=True)
-    kept = existing[(marker["_merge"] == "left_only").to_numpy()]
-    return pd.concat([kept, new_rows], ignore_index=True)[STATE_COLUMNS]

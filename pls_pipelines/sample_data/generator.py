@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pls_pipelines.lib.event_catalog import load_event_catalog
+from pls_pipelines.sample_data import MIN_ACCOUNTS, MIN_DAYS
 from pls_pipelines.sample_data.activity import generate_activity
 from pls_pipelines.sample_data.crm_records import build_crm, ids_by_time
 from pls_pipelines.sample_data.dirt import MALFORMED_SHARE, MIN_MALFORMED, malformed_lines, with_duplicates
@@ -31,8 +32,6 @@ from pls_pipelines.sample_data.names import FIRST_NAMES, LAST_NAMES
 from pls_pipelines.sample_data.population import BUYER, Population, build_population
 from pls_pipelines.sample_data.timeline import Timeline, default_end_date
 
-MIN_ACCOUNTS = 20
-MIN_DAYS = 7
 WORKSPACE_COLUMNS = ["workspace_id", "name", "created_at", "plan", "crm_company_id"]
 USER_COLUMNS = ["user_id", "workspace_id", "email", "name", "title", "role", "signed_up_at"]
 EVENT_COLUMNS = ["event_id", "occurred_at", "user_id", "workspace_id", "event", "properties"]

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
@@ -344,6 +344,9 @@ class HubSpotFake:
         self.search_lag = search_lag  # seconds a write stays invisible to search (index lag)
         self.all_missing_404 = False  # batch/read whose ids are all unknown answers 404 instead of 207
         self.search_result_cap = SEARCH_RESULT_CAP  # search paging past this many results answers 400
+        # called with (method, route) after a write was applied, before the answer leaves: crash tests kill the
+        # client here, the worst moment (the CRM holds the write, the client never learns it)
+        self.on_applied_write: Callable[[str, str], None] | None = None
         # -- limits --
         self._window = _Window(rate_limit[0], rate_limit[1])
         self._search_window = _Window(search_rate_per_second, 1.0)
@@ -383,6 +386,14 @@ class HubSpotFake:
         self._assoc: dict[tuple[str, str], dict[str, dict[str, set[int]]]] = {pair: {} for pair in PAIR_TYPES}
         self._owners: dict[str, dict] = {}
         self._next_owner = 70_000_001
+        # Search over a large store: the ids matching a query's filters other than "hs_object_id > x", sorted,
+        # kept until the store changes (_version moves on every write request and direct edit), so paging a
+        # million records 200 at a time does not rescan them all for every page. _visible_until: while a
+        # write is still invisible to search (search_lag), search takes the full path.
+        self._version = 0
+        self._search_cache: dict[tuple, list[int]] = {}
+        self._search_cache_version = -1
+        self._visible_until = 0.0
         self.app = self._build_app()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -469,7 +480,8 @@ class HubSpotFake:
         timeout_delay: float = 1.0,
     ) -> None:
         """Each write call fails with probability `rate`, with a kind drawn from `kinds` ("429", "500", "502",
-        "503", "504", "timeout" = applied then held for `timeout_delay` s). Deterministic for a given seed."""
+        "503", "504", "timeout" = applied then held for `timeout_delay` s, "<5xx>-applied" = applied then that
+        error). Deterministic for a given seed."""
         with self._lock:
             self._fault_rate = rate
             self._fault_kinds = tuple(kinds)
@@ -562,6 +574,7 @@ class HubSpotFake:
         out: dict[str, list[str]] = {}
         canonical_ids: dict[str, dict[str, str]] = {t: {} for t in (*OBJECT_TYPES, "owners")}
         with self._lock:
+            self._version += 1
             if owners is not None:
                 out["owners"] = []
                 for row in _rows(owners):
@@ -584,15 +597,18 @@ class HubSpotFake:
         hs_merged_object_ids, takes over associations and unique values; the loser 404s on GET and is left out
         of batch/update results."""
         with self._lock:
+            self._version += 1
             self._merge(object_type, str(primary_id), str(merged_id))
 
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_ids: Iterable[int]) -> None:
         """Add associations directly (HubSpot-defined type ids, e.g. 279 contact->company unlabeled)."""
         with self._lock:
+            self._version += 1
             self._link(from_type, str(from_id), to_type, str(to_id), list(type_ids))
 
     def archive(self, object_type: str, record_id: str) -> None:
         with self._lock:
+            self._version += 1
             rec = self._records[object_type][str(record_id)]
             rec.archived = True
             rec.archived_at = _now_ms()
@@ -601,6 +617,7 @@ class HubSpotFake:
         """Edit a value as a CRM user would (no validation, no counters); like any edit in HubSpot, it moves the
         record's last-modified date, so incremental reads see it."""
         with self._lock:
+            self._version += 1
             rec = self._records[object_type][str(record_id)]
             if value in (None, ""):
                 rec.props.pop(name, None)
@@ -669,6 +686,8 @@ class HubSpotFake:
             delay = self.latency
             with self._lock:
                 self.requests[(method, route)] += 1
+                if write:  # before the handler: a hook that raises after applying must not leave a stale search
+                    self._version += 1
                 status, body, headers, fault_delay = self._serve(
                     request, method, route, params, raw, handler, exempt=exempt, search=search, write=write
                 )
@@ -731,6 +750,8 @@ class HubSpotFake:
             status, body = err.status, err.body
         if write and 200 <= status < 300:
             self.applied_writes[(method, route)] += 1
+            if self.on_applied_write is not None:
+                self.on_applied_write(method, route)
         if fault is not None:  # after_apply: the write happened; now fail or stall
             if fault.status is None:
                 return status, body, headers, fault.delay
@@ -748,6 +769,8 @@ class HubSpotFake:
             kind = self._fault_rng.choice(self._fault_kinds)
             if kind == "timeout":
                 return _Fault(1, None, after_apply=True, delay=self._fault_timeout_delay)
+            if kind.endswith("-applied"):  # "503-applied": the write is committed, then the error is returned
+                return _Fault(1, int(kind.removesuffix("-applied")), after_apply=True)
             status = int(kind)
             return _Fault(1, status, retry_after=1.0 if status == 429 and self._fault_rng.random() < 0.5 else None)
         return None
@@ -913,6 +936,7 @@ class HubSpotFake:
         rec.updated = max(now_ms, rec.updated + 1)
         rec.props[LASTMOD[object_type]] = _iso(rec.updated)
         rec.visible_at = time.monotonic() + self.search_lag
+        self._visible_until = max(self._visible_until, rec.visible_at)
         self.write_counts[(object_type, rec.id)] += 1
 
     def _new_record(self, object_type: str, record_id: str | None, now_ms: int) -> _Rec:
@@ -1346,37 +1370,87 @@ class HubSpotFake:
         compiled = [[self._compile_filter(object_type, f) for f in g.get("filters") or []] for g in groups]
         query = str(body.get("query") or "").strip().lower()
         now = time.monotonic()
-        matches = []
-        for rec in self._records[object_type].values():
-            if rec.archived or rec.merged_into or rec.visible_at > now:
-                continue
-            if compiled and not any(all(test(rec) for test in group) for group in compiled):
-                continue
-            if query and not any(query in (v or "").lower() for v in rec.props.values()):
-                continue
-            matches.append(rec)
         sorts = body.get("sorts") or []
-        matches.sort(key=lambda r: int(r.id))
-        for sort in reversed(sorts):
-            if isinstance(sort, str):
-                name, descending = sort, False
-            else:
-                name, descending = sort.get("propertyName"), str(sort.get("direction", "ASCENDING")) == "DESCENDING"
-            if name not in self._pinfo[object_type]:
-                raise _Reject(400, "VALIDATION_ERROR", f"Cannot sort on unknown property {name}")
-            keyed = [(self._typed(object_type, name, r), r) for r in matches]
-            present = sorted((k for k in keyed if k[0] is not None), key=lambda kr: kr[0], reverse=descending)
-            matches = [r for _, r in present] + [r for k, r in keyed if k is None]
-        page = matches[after: after + limit]
+        by_id = self._id_ordered_matches(object_type, groups, sorts, query, now)
+        if by_id is not None:
+            ids, start = by_id
+            total = len(ids) - start
+            page = [self._records[object_type][str(i)] for i in ids[start + after: start + after + limit]]
+        else:
+            matches = []
+            for rec in self._records[object_type].values():
+                if rec.archived or rec.merged_into or rec.visible_at > now:
+                    continue
+                if compiled and not any(all(test(rec) for test in group) for group in compiled):
+                    continue
+                if query and not any(query in (v or "").lower() for v in rec.props.values()):
+                    continue
+                matches.append(rec)
+            matches.sort(key=lambda r: int(r.id))
+            for sort in reversed(sorts):
+                if isinstance(sort, str):
+                    name, descending = sort, False
+                else:
+                    name = sort.get("propertyName")
+                    descending = str(sort.get("direction", "ASCENDING")) == "DESCENDING"
+                if name not in self._pinfo[object_type]:
+                    raise _Reject(400, "VALIDATION_ERROR", f"Cannot sort on unknown property {name}")
+                keyed = [(self._typed(object_type, name, r), r) for r in matches]
+                present = sorted((k for k in keyed if k[0] is not None), key=lambda kr: kr[0], reverse=descending)
+                matches = [r for _, r in present] + [r for k, r in keyed if k is None]
+            total = len(matches)
+            page = matches[after: after + limit]
         props = body.get("properties") or None
         result: dict[str, Any] = {
-            "total": len(matches),
+            "total": total,
             "results": [self._record_json(object_type, r, props, defaults=SEARCH_DEFAULT_PROPS[object_type])
                         for r in page],
         }
-        if after + limit < len(matches) and limit:
+        if after + limit < total and limit:
             result["paging"] = {"next": {"after": str(after + limit), "link": f"?after={after + limit}"}}
         return 200, result
+
+    def _id_ordered_matches(self, object_type: str, groups: list, sorts: list, query: str, now: float
+                            ) -> tuple[list[int], int] | None:
+        """The same matches as the full scan, for the shape large reads page with (one filter group, optionally
+        "hs_object_id GT/GTE x", sorted by hs_object_id ascending or not at all): (the sorted ids matching the other
+        filters, cached until the store changes; the index the id bound starts at). None for any other shape, or
+        while a write is still invisible to search. Filters were validated by the caller."""
+        if len(groups) > 1 or now < self._visible_until:
+            return None
+        for sort in sorts:
+            if isinstance(sort, str):
+                if sort != "hs_object_id":
+                    return None
+            elif not isinstance(sort, dict) or sort.get("propertyName") != "hs_object_id" or str(
+                    sort.get("direction", "ASCENDING")) == "DESCENDING":
+                return None
+        bounds, rest = [], []
+        for spec in (groups[0].get("filters") or []) if groups else []:
+            if spec.get("propertyName") == "hs_object_id" and spec.get("operator") in ("GT", "GTE"):
+                value = self._typed_value(object_type, "hs_object_id", spec.get("value"))
+                if value is None or value != value:
+                    return None
+                bounds.append((spec["operator"], value))
+            else:
+                rest.append(spec)
+        if self._search_cache_version != self._version or len(self._search_cache) > 16:
+            self._search_cache.clear()
+            self._search_cache_version = self._version
+        key = (object_type, json.dumps(rest, sort_keys=True, default=str), query)
+        ids = self._search_cache.get(key)
+        if ids is None:
+            tests = [self._compile_filter(object_type, spec) for spec in rest]
+            ids = sorted(
+                int(rec.id) for rec in self._records[object_type].values()
+                if not (rec.archived or rec.merged_into) and all(test(rec) for test in tests)
+                and (not query or any(query in (v or "").lower() for v in rec.props.values()))
+            )
+            self._search_cache[key] = ids
+        start = 0
+        for op, value in bounds:
+            start = max(start, bisect.bisect_right(ids, value) if op == "GT" else bisect.bisect_left(ids, value))
+        return ids, start
 
     def _typed(self, object_type: str, name: str, rec: _Rec) -> Any:
         if name == "hs_object_id":

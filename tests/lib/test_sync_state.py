@@ -7,7 +7,6 @@ import pandas as pd
 from pls_pipelines.lib.sync_state import (
     STATE_COLUMNS,
     fields_hash,
-    merge_state,
     read_state,
     state_rows,
     unchanged_ids,
@@ -31,16 +30,6 @@ def test_state_round_trip_and_unchanged_records():
     hashes = dict(zip(rows["record_id"], rows["fields_hash"], strict=True))
     desired = {"c1": {"pls_tier": "sales", "pls_score": "80"}, "c2": {"pls_score": "5"}, "c3": {"pls_score": "1"}}
     assert unchanged_ids(desired, hashes) == {"c1"}
-
-
-def test_merge_replaces_only_the_records_written_again():
-    old = state_rows({"c1": {"x": "1"}, "c2": {"x": "2"}}, "companies", NOW, "run-1")
-    contacts = state_rows({"c1": {"y": "1"}}, "contacts", NOW, "run-1")  # same id, other object: kept
-    new = state_rows({"c2": {"x": "3"}, "c3": {"x": "4"}}, "companies", NOW, "run-2")
-    merged = merge_state(pd.concat([old, contacts], ignore_index=True), new)
-    companies = merged[merged["object_type"] == "companies"]
-    assert read_state(companies) == {"c1": {"x": "1"}, "c2": {"x": "3"}, "c3": {"x": "4"}}
-    assert len(merged[merged["object_type"] == "contacts"]) == 1
 
 
 def test_the_older_one_row_per_field_state_is_upgraded_without_losing_the_diff():
