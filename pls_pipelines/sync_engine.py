@@ -166,12 +166,15 @@ def plan_sync(
     source = source.drop_duplicates(spec.key_column)
     desired = desired_values(source, spec.key_column, spec.fields)
     held: dict[str, str] = {}
-    if not retry_rejected:
-        hashes = {r: fields_hash(v) for r, v in desired.items()} | {
-            person_key(c.key): new_contact_hash(c) for c in creates
+    rejections = read_rejections(wh, object_type) if not retry_rejected else pd.DataFrame()
+    if not rejections.empty:
+        # only refused records are hashed here: the unchanged check below hashes every record anyway
+        refused = set(rejections["record_id"].astype(str))
+        contacts = {person_key(c.key): c for c in creates}
+        hashes = {r: fields_hash(desired[r]) for r in refused if r in desired} | {
+            key: new_contact_hash(contacts[key]) for key in refused if key in contacts
         }
-        held = held_records(hashes, read_rejections(wh, object_type), now.replace(tzinfo=None),
-                            field_map.retry_rejected_after_days)
+        held = held_records(hashes, rejections, now.replace(tzinfo=None), field_map.retry_rejected_after_days)
         creates = [c for c in creates if person_key(c.key) not in held]
 
     state = read_state_rows(wh, object_type)
